@@ -1,0 +1,1 @@
+"""Measurement: layer micro-benchmarks now; model-level benchmarks later."""

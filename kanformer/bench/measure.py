@@ -1,0 +1,120 @@
+"""Timing and memory measurement shared by every benchmark.
+
+Times are wall-clock medians over repeats after warm-up, with the device synchronised
+(CUDA events on GPU). Memory is reported two ways:
+
+* ``saved``: bytes autograd keeps for backward (exact, from saved_tensors_hooks);
+* ``peak``: the peak of live memory during one forward+backward above what was live
+  before it: ``torch.cuda.max_memory_allocated`` on CUDA; on CPU the process' peak
+  resident set (VmHWM, reset through /proc/self/clear_refs), which includes allocator
+  and page granularity, so read small differences with care.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Timing:
+    """Milliseconds per call: median, 5th and 95th percentiles over ``repeats``."""
+
+    median_ms: float
+    p05_ms: float
+    p95_ms: float
+    repeats: int
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_fn(fn: Callable[[], object], device: torch.device, warmup: int = 3, repeats: int = 10) -> Timing:
+    """Time ``fn`` (a closure doing the whole measured step)."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    samples = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            samples.append(start.elapsed_time(end))
+        else:
+            t0 = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - t0) * 1e3)
+    samples.sort()
+    q = statistics.quantiles(samples, n=20) if len(samples) > 1 else samples * 19
+    return Timing(statistics.median(samples), q[0], q[-1], repeats)
+
+
+def saved_bytes(fn: Callable[[], torch.Tensor], exclude: Iterable[torch.Tensor] = ()) -> int:
+    """Bytes autograd saves for backward during ``fn()`` (the forward only).
+
+    Tensors sharing storage with ``exclude`` (the module's parameters, the input) are not
+    counted: they are live anyway. Each storage counts once.
+    """
+    seen = {t.untyped_storage().data_ptr() for t in exclude}
+    total = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in seen:
+            seen.add(ptr)
+            total += t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total
+
+
+def _proc_status(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return int(re.search(rf"{key}:\s+(\d+) kB", f.read()).group(1)) * 1024
+
+
+def _reset_cpu_peak() -> bool:
+    # Return freed heap pages to the OS first, so the resident set is the live memory.
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_bytes(fn: Callable[[], object], device: torch.device) -> int | None:
+    """Peak live memory of one ``fn()`` call above the memory live before it.
+
+    None where it cannot be measured (a CPU without /proc/self/clear_refs).
+    """
+    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    if not _reset_cpu_peak():
+        return None
+    before = _proc_status("VmRSS")
+    fn()
+    return max(_proc_status("VmHWM") - before, 0)

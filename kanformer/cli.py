@@ -1,0 +1,115 @@
+"""The ``kanformer`` command line: each subcommand is a thin wrapper over a library call."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable
+
+from . import __version__
+
+
+class UserError(Exception):
+    """A mistake in the user's input: reported as one line, exit status 2."""
+
+
+def _shape(text: str) -> tuple[int, int]:
+    try:
+        tokens, d = (int(v) for v in text.lower().split("x"))
+        if tokens < 1 or d < 1:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shape {text!r} is invalid: write TOKENSxWIDTH, e.g. 512x768") from None
+    return tokens, d
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Fit the KAN paper's first example with grid extension and print the error per grid."""
+    from .paper.fitting import fit_function
+
+    print(f"Fitting {args.function} with a KAN {args.widths}, grids {args.grids}, LBFGS on the CPU")
+    stages = fit_function(args.function, widths=args.widths, grids=args.grids, steps_per_grid=args.steps)
+    print(f"{'grid':>5} {'params':>7} {'train RMSE':>11} {'test RMSE':>10} {'seconds':>8}")
+    for s in stages:
+        print(f"{s.grid_size:>5} {s.params:>7} {s.train_rmse:>11.2e} {s.test_rmse:>10.2e} {s.seconds:>8.1f}")
+
+
+def cmd_bench_layer(args: argparse.Namespace) -> None:
+    """Time and measure memory of KANLinear against efficient-kan, nn.Linear and an MLP FFN."""
+    import torch
+
+    from .bench.environment import environment
+    from .bench.layer import bench_layer, results_table, write_layer_report
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA device is visible; use --device cpu")
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
+    results = bench_layer(
+        args.shapes,
+        grid_size=args.grid_size,
+        spline_order=args.spline_order,
+        device=args.device,
+        dtype=dtype,
+        fused=args.fused,
+        warmup=args.warmup,
+        repeats=args.repeats,
+    )
+    print(results_table(results))
+    if args.output_dir:
+        command = "kanformer " + shlex.join(sys.argv[1:])
+        paths = write_layer_report(results, environment(args.device), command, args.output_dir)
+        print("wrote " + ", ".join(paths))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kanformer",
+        description="KAN feed-forward blocks for transformers: layers, benchmarks and reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"kanformer {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="fit the KAN paper's first example with grid extension (the default job)")
+    demo.add_argument("--function", default="exp(sin(pi*x)+y^2)", help="a name from kanformer.paper.fitting")
+    demo.add_argument("--widths", type=int, nargs="+", default=[2, 5, 1])
+    demo.add_argument("--grids", type=int, nargs="+", default=[3, 5, 10])
+    demo.add_argument("--steps", type=int, default=10, help="LBFGS steps (of 20 iterations) per grid")
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench-layer", help="benchmark one KAN layer against efficient-kan, Linear and an MLP")
+    bench.add_argument("--shapes", type=_shape, nargs="+", default=[(512, 768), (4096, 384)], metavar="TOKENSxD")
+    bench.add_argument("--grid-size", type=int, default=5)
+    bench.add_argument("--spline-order", type=int, default=3)
+    bench.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    bench.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype")
+    bench.add_argument(
+        "--fused",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the torch.compile-fused kernels (default: on)",
+    )
+    bench.add_argument("--warmup", type=int, default=3)
+    bench.add_argument("--repeats", type=int, default=10)
+    bench.add_argument("--output-dir", default=None, help="write layer.md and layer.json here (e.g. reports/perf)")
+    bench.set_defaults(func=cmd_bench_layer)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except (UserError, ValueError) as err:
+        print(f"kanformer {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

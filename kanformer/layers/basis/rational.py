@@ -1,0 +1,120 @@
+"""KAT's safe Padé unit: P_m(x) / (1 + sum_i |b_i| |x|^i).
+
+One definition of the denominator, used in forward and (through autograd) backward,
+on every device: Q(x) = 1 + sum_{i=1..n} |b_i| |x|^i >= 1, so the unit has no poles.
+(KAT's reference code computes the denominator differently in its CPU and CUDA paths.)
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .base import Basis, register_basis
+
+RATIONAL_TARGETS = {
+    "identity": lambda x: x,
+    "gelu": F.gelu,
+    "silu": F.silu,
+}
+
+
+def rational(x: Tensor, numerator: Tensor, denominator: Tensor) -> Tensor:
+    """P(x) / Q(x) elementwise.
+
+    Args:
+        x: (...,) inputs.
+        numerator: (m + 1,) coefficients a_0..a_m of P.
+        denominator: (n,) coefficients b_1..b_n of Q = 1 + sum |b_i| |x|^i.
+    """
+    p = sum(a * x**i for i, a in enumerate(numerator))
+    q = 1 + sum(b.abs() * x.abs() ** (i + 1) for i, b in enumerate(denominator))
+    return p / q
+
+
+@cache
+def fit_rational(
+    target: str, m: int = 5, n: int = 4, domain: tuple[float, float] = (-3.0, 3.0)
+) -> tuple[tuple[float, ...], tuple[float, ...], float]:
+    """Least-squares fit of the safe Padé unit to ``target`` on ``domain`` (float64).
+
+    A linearised solve (P - f * sum c_i |x|^i = f) gives the start, then LBFGS on the
+    true squared error refines it.
+
+    Returns:
+        (numerator a_0..a_m, denominator b_1..b_n, max abs error on the domain).
+    """
+    if target not in RATIONAL_TARGETS:
+        raise ValueError(f"rational_init={target!r} is not known; choose one of {sorted(RATIONAL_TARGETS)}")
+    fn = RATIONAL_TARGETS[target]
+    x = torch.linspace(*domain, 2001, dtype=torch.float64)
+    y = fn(x)
+    cols = [x**i for i in range(m + 1)] + [-y * x.abs() ** (i + 1) for i in range(n)]
+    sol = torch.linalg.lstsq(torch.stack(cols, 1), y.unsqueeze(1)).solution.squeeze(1)
+    a = sol[: m + 1].clone().requires_grad_()
+    b = sol[m + 1 :].abs().clone().requires_grad_()
+    if n and (y - rational(x, a, b)).abs().max() > 1e-12:
+        opt = torch.optim.LBFGS([a, b], lr=1, max_iter=500, tolerance_grad=1e-14, line_search_fn="strong_wolfe")
+
+        def closure() -> Tensor:
+            opt.zero_grad()
+            loss = ((rational(x, a, b) - y) ** 2).mean()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+    with torch.no_grad():
+        err = (rational(x, a, b) - y).abs().max().item()
+    return tuple(a.tolist()), tuple(b.abs().tolist()), err
+
+
+@register_basis
+class RationalBasis(Basis):
+    """Features x^p / Q_r(x), p = 0..m, with a learnable denominator per row.
+
+    A learnable edge function sum_p c_p x^p / Q(x) is then exactly a safe Padé unit whose
+    numerator is the layer's coefficients. ``rational_init`` picks the function the unit
+    starts as (its denominator is fitted; :meth:`reference_coefficients` gives the
+    numerator): identity, gelu or silu. Max fit errors on [-3, 3] for m=5, n=4 are
+    reported by :func:`fit_rational`.
+
+    A denominator coefficient at exactly 0 gets zero gradient through |b| (the identity
+    start): such a unit trains as a polynomial until its numerator moves it elsewhere.
+    """
+
+    name = "rational"
+
+    def __init__(
+        self,
+        channels: int,
+        rows: int,
+        *,
+        grid_size: int,
+        spline_order: int,
+        grid_range: tuple[float, float],
+        numerator_degree: int = 5,
+        denominator_degree: int = 4,
+        rational_init: str = "gelu",
+    ) -> None:
+        super().__init__(channels, rows)
+        a, b, self.fit_error = fit_rational(rational_init, numerator_degree, denominator_degree)
+        self.rational_init = rational_init
+        self.num_functions = numerator_degree + 1
+        self.register_buffer("_reference", torch.tensor(a), persistent=False)
+        self.denominator = nn.Parameter(torch.tensor(b, dtype=torch.float32).repeat(rows, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        b = self.expand_rows(self.denominator).to(x.dtype).abs()  # (C, n)
+        ax = x.abs().unsqueeze(-1)
+        q = 1 + (b * ax ** torch.arange(1, b.shape[1] + 1, device=x.device, dtype=x.dtype)).sum(-1)
+        powers = x.unsqueeze(-1) ** torch.arange(self.num_functions, device=x.device, dtype=x.dtype)
+        return powers / q.unsqueeze(-1)
+
+    def reference_coefficients(self) -> Tensor:
+        return self._reference.clone()
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, init={self.rational_init}, fit_error={self.fit_error:.1e}"
