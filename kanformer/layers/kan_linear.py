@@ -148,7 +148,7 @@ class KANLinear(nn.Module):
             self.weight = nn.Parameter(torch.empty(out_features, in_features, **factory))
             self.coefficients = nn.Parameter(torch.empty(self.groups, nf, **factory))
         self.bias = nn.Parameter(torch.zeros(out_features, **factory)) if bias else None
-        self.basis.to(device)
+        self.basis.to(device=device, dtype=dtype if dtype is not None and dtype.is_floating_point else None)
         self.reset_parameters(spline_init=spline_init, init_scale=init_scale, spline_share=spline_share)
 
     # ------------------------------------------------------------------ init
@@ -194,7 +194,9 @@ class KANLinear(nn.Module):
             target = spline_share * m2_base if self._act else 1.0
             self.coefficients.normal_(0, math.sqrt(target / float(gram.trace())))
         m2_u = float(wq @ self.activation(xq).pow(2).mean(1))
-        self.weight.normal_(0, init_scale / math.sqrt(n_in * max(m2_u, 1e-12)))
+        if m2_u < 1e-8:  # u starts at 0 (zero spline, no base): scale W for unit-variance u
+            m2_u = 1.0
+        self.weight.normal_(0, init_scale / math.sqrt(n_in * m2_u))
 
     # --------------------------------------------------------------- forward
     def forward(self, x: Tensor) -> Tensor:

@@ -35,14 +35,30 @@ def rational(x: Tensor, numerator: Tensor, denominator: Tensor) -> Tensor:
     return p / q
 
 
+def _refine(x: Tensor, y: Tensor, a0: Tensor, b0: Tensor) -> tuple[Tensor, Tensor]:
+    """LBFGS on the mean squared error of P/Q against y, from (a0, b0)."""
+    a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
+    opt = torch.optim.LBFGS([a, b], lr=1, max_iter=500, tolerance_grad=1e-14, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = ((rational(x, a, b) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return a.detach(), b.detach().abs()
+
+
 @cache
 def fit_rational(
     target: str, m: int = 5, n: int = 4, domain: tuple[float, float] = (-3.0, 3.0)
 ) -> tuple[tuple[float, ...], tuple[float, ...], float]:
     """Least-squares fit of the safe Padé unit to ``target`` on ``domain`` (float64).
 
-    A linearised solve (P - f * sum c_i |x|^i = f) gives the start, then LBFGS on the
-    true squared error refines it.
+    The better of two starts (the best polynomial, Q = 1; a linearised solve of
+    P - f * sum c_i |x|^i = f) is refined by LBFGS on the true squared error, unless it is
+    already exact (identity: P = x, Q = 1).
 
     Returns:
         (numerator a_0..a_m, denominator b_1..b_n, max abs error on the domain).
@@ -52,23 +68,30 @@ def fit_rational(
     fn = RATIONAL_TARGETS[target]
     x = torch.linspace(*domain, 2001, dtype=torch.float64)
     y = fn(x)
-    cols = [x**i for i in range(m + 1)] + [-y * x.abs() ** (i + 1) for i in range(n)]
-    sol = torch.linalg.lstsq(torch.stack(cols, 1), y.unsqueeze(1)).solution.squeeze(1)
-    a = sol[: m + 1].clone().requires_grad_()
-    b = sol[m + 1 :].abs().clone().requires_grad_()
-    if n and (y - rational(x, a, b)).abs().max() > 1e-12:
-        opt = torch.optim.LBFGS([a, b], lr=1, max_iter=500, tolerance_grad=1e-14, line_search_fn="strong_wolfe")
+    powers = torch.stack([x**i for i in range(m + 1)], 1)
 
-        def closure() -> Tensor:
-            opt.zero_grad()
-            loss = ((rational(x, a, b) - y) ** 2).mean()
-            loss.backward()
-            return loss
+    def solve(cols: Tensor, driver: str = "gelsd") -> Tensor:
+        # gelsd: the minimum-norm solution, deterministic even when columns repeat
+        # (for odd targets -f|x|^i duplicates x^(i+1)); gelsy: a basic solution.
+        return torch.linalg.lstsq(cols, y.unsqueeze(1), driver=driver).solution.squeeze(1)
 
-        opt.step(closure)
-    with torch.no_grad():
-        err = (rational(x, a, b) - y).abs().max().item()
-    return tuple(a.tolist()), tuple(b.abs().tolist()), err
+    # Two starts: the best polynomial (Q = 1), and the linearised rational fit
+    # P - f sum c_i |x|^i = f with |c| taken as the denominator. Keep the best.
+    starts = [(solve(powers), torch.zeros(n, dtype=torch.float64))]
+    if n:
+        cols = torch.cat([powers, torch.stack([-y * x.abs() ** (i + 1) for i in range(n)], 1)], 1)
+        for driver in ("gelsd", "gelsy"):
+            lin = solve(cols, driver)
+            starts.append((lin[: m + 1], lin[m + 1 :].abs()))
+    err = lambda ab: (rational(x, *ab) - y).abs().max().item()  # noqa: E731
+    best = min(starts, key=err)
+    if n and err(best) > 1e-12:
+        # Refine both starts; |b| has no gradient at 0, so the polynomial start gets a
+        # small positive denominator first.
+        refined = [_refine(x, y, a0, torch.where(b0 > 0, b0, 1e-2)) for a0, b0 in starts]
+        best = min([*starts, *refined], key=err)
+    a, b = best
+    return tuple(a.tolist()), tuple(b.abs().tolist()), err(best)
 
 
 @register_basis
