@@ -128,7 +128,7 @@ def _measure(module: nn.Module, x: Tensor, grad: Tensor, dtype: torch.dtype, war
         forward_ms=fw.median_ms,
         forward_backward_ms=fb.median_ms,
         forward_backward_p95_ms=fb.p95_ms,
-        saved_mib=saved_bytes(forward, exclude=[xi, *params]) / 2**20,
+        saved_mib=saved_bytes(forward, exclude=[xi, *params, *module.buffers()]) / 2**20,
         peak_mib=None if peak is None else peak / 2**20,
     )
 

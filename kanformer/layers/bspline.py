@@ -21,32 +21,45 @@ recomputes the basis in backward.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 
-def _cardinal(u: Tensor, order: int, derivative: bool) -> Tensor:
-    # In-place passes on fresh temporaries: half the memory traffic of the plain form.
-    # Callers must not need autograd through this function (see ``cardinal``).
+def _cardinal_(
+    u: Tensor, order: int, value: bool = True, derivative: bool = False
+) -> tuple[Tensor | None, Tensor | None]:
+    """N_K(u) and/or N_K'(u), overwriting ``u``; no autograd.
+
+    CPU time here is dominated by allocating (and page-faulting) large temporaries, so
+    everything runs in place on at most three buffers.
+    """
     c = (order + 1) / 2
-    w = (u - c).abs_().neg_().add_(c)
-    power = order - 1 if derivative else order
-    out = None
-    for j in range(int(c) + 1):
-        r = (w - j).clamp_min_(0)
-        if power == 0:
-            r = (r > 0).to(u.dtype)
-        elif power > 1:
-            r = r.pow_(power)
-        coef = (-1) ** j * math.comb(order + 1, j)
-        if out is None:
-            out = r.mul_(coef) if coef != 1 else r
-        else:
-            out.add_(r, alpha=coef)
-    if derivative:
-        return out.mul_(torch.sign(u - c).mul_(-1 / math.factorial(order - 1)))
-    return out.div_(math.factorial(order))
+    a = u.sub_(c)
+    sign = torch.sign(a) if derivative else None
+    w = a.abs_().neg_().add_(c)  # c - |u - c|
+    tmp = torch.empty_like(w)
+
+    def series(power: int) -> Tensor:
+        out = None
+        for j in range(int(c) + 1):
+            torch.sub(w, j, out=tmp).clamp_min_(0)
+            if power == 0:
+                tmp.gt_(0)
+            elif power > 1:
+                tmp.pow_(power)
+            coef = (-1) ** j * math.comb(order + 1, j)
+            if out is None:
+                out = tmp * coef
+            else:
+                out.add_(tmp, alpha=coef)
+        return out
+
+    val = series(order).div_(math.factorial(order)) if value else None
+    der = series(order - 1).mul_(sign).mul_(-1 / math.factorial(order - 1)) if derivative else None
+    return val, der
 
 
 class _CardinalFn(torch.autograd.Function):
@@ -56,12 +69,12 @@ class _CardinalFn(torch.autograd.Function):
     def forward(ctx, u: Tensor, order: int) -> Tensor:
         ctx.save_for_backward(u)
         ctx.order = order
-        return _cardinal(u, order, False)
+        return _cardinal_(u.clone(), order)[0]
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         (u,) = ctx.saved_tensors
-        return grad * _cardinal(u, ctx.order, True), None
+        return grad * _cardinal_(u.clone(), ctx.order, value=False, derivative=True)[1], None
 
 
 def cardinal(u: Tensor, order: int, derivative: bool = False) -> Tensor:
@@ -75,7 +88,16 @@ def cardinal(u: Tensor, order: int, derivative: bool = False) -> Tensor:
     """
     if not derivative and torch.is_grad_enabled() and u.requires_grad:
         return _CardinalFn.apply(u, order)
-    return _cardinal(u, order, derivative)
+    val, der = _cardinal_(u.clone(), order, value=not derivative, derivative=derivative)
+    return der if derivative else val
+
+
+def _uniform_coordinates(x: Tensor, knots: Tensor, order: int) -> tuple[Tensor, Tensor]:
+    """u[n, c, m] = (x[n, c] - t_0[c]) / h[c] - m, a fresh (N, C, F) tensor, and 1/h (C,)."""
+    nf = knots.shape[1] - order - 1
+    inv_h = 1.0 / (knots[:, 1] - knots[:, 0])
+    u = ((x - knots[:, 0]) * inv_h).unsqueeze(-1) - torch.arange(nf, dtype=x.dtype, device=x.device)
+    return u, inv_h
 
 
 def uniform_basis(x: Tensor, knots: Tensor, order: int, derivative: bool = False) -> Tensor:
@@ -85,17 +107,17 @@ def uniform_basis(x: Tensor, knots: Tensor, order: int, derivative: bool = False
         x: (N, C) inputs.
         knots: (C, n) evenly spaced extended knots (rows may differ in range).
         order: spline order K.
-        derivative: return d basis / dx instead of the basis.
+        derivative: return d basis / dx instead of the basis (not differentiable).
 
     Returns:
         (N, C, n - K - 1).
     """
-    nf = knots.shape[1] - order - 1
-    inv_h = 1.0 / (knots[:, 1] - knots[:, 0])
-    u = ((x - knots[:, 0]) * inv_h).unsqueeze(-1) - torch.arange(nf, dtype=x.dtype, device=x.device)
+    u, inv_h = _uniform_coordinates(x, knots, order)
     if derivative:
-        return cardinal(u, order, derivative=True) * inv_h.unsqueeze(-1)
-    return cardinal(u, order)
+        return _cardinal_(u, order, value=False, derivative=True)[1].mul_(inv_h.unsqueeze(-1))
+    if torch.is_grad_enabled() and u.requires_grad:
+        return _CardinalFn.apply(u, order)
+    return _cardinal_(u, order)[0]
 
 
 def local_general(x: Tensor, knots: Tensor, order: int, derivative: bool) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -207,26 +229,50 @@ def _features(x: Tensor, knots: Tensor, order: int, uniform: bool) -> Tensor:
 def _features_and_input_grad(
     x: Tensor, knots: Tensor, order: int, uniform: bool, grad_features: Tensor
 ) -> tuple[Tensor, Tensor]:
-    basis = bspline_basis(x, knots, order, uniform)
-    dbasis = bspline_basis(x, knots, order, uniform, derivative=True)
-    grad_x = (grad_features.view_as(basis) * dbasis).sum(-1)
+    if uniform:  # one pass shares u and |u - c| between the basis and its derivative
+        u, inv_h = _uniform_coordinates(x, knots, order)
+        basis, dbasis = _cardinal_(u, order, derivative=True)
+        dbasis.mul_(inv_h.unsqueeze(-1))
+    else:
+        basis = general_basis(x, knots, order)
+        dbasis = general_basis(x, knots, order, derivative=True)
+    grad_x = dbasis.mul_(grad_features.view_as(dbasis)).sum(-1)
     return basis.flatten(1), grad_x
 
 
-_FUSED: dict[str, object] = {}
+def _with_fallback(fn: Callable) -> Callable:
+    """torch.compile(fn), falling back to eager (with one warning) if compiling fails."""
+    compiled = torch.compile(fn)  # shapes: static at first, the token dim dynamic once it varies
+    state = {"ok": True}
+
+    def call(*args: object) -> object:
+        if state["ok"]:
+            try:
+                return compiled(*args)
+            except Exception as err:  # no C++ compiler / Triton: keep working, eagerly
+                state["ok"] = False
+                msg = f"fused B-spline kernels are unavailable ({type(err).__name__}: {err}); running eager"
+                warnings.warn(msg, stacklevel=2)
+        return fn(*args)
+
+    return call
 
 
-def _kernels(fused: bool):
+_FUSED: dict[str, Callable] = {}
+
+
+def _kernels(fused: bool) -> tuple[Callable, Callable]:
     """The two elementwise kernels, eager or compiled by torch.compile (inductor).
 
     Fusing the basis, its derivative and the reduction into single passes removes most
-    of the non-matmul time; compilation costs seconds once per shape family.
+    of the non-matmul time (and, on CPU, the cost of faulting in large temporaries);
+    compilation costs seconds once per shape family.
     """
     if not fused or torch.compiler.is_compiling():
         return _features, _features_and_input_grad
     if not _FUSED:
-        _FUSED["fwd"] = torch.compile(_features, dynamic=True)
-        _FUSED["bwd"] = torch.compile(_features_and_input_grad, dynamic=True)
+        _FUSED["fwd"] = _with_fallback(_features)
+        _FUSED["bwd"] = _with_fallback(_features_and_input_grad)
     return _FUSED["fwd"], _FUSED["bwd"]
 
 
