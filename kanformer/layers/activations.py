@@ -7,9 +7,16 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor
 
+
+def _gelu_tanh(x: Tensor) -> Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
 BASE_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor] | None] = {
     "silu": F.silu,
     "gelu": F.gelu,
+    "gelu_tanh": _gelu_tanh,  # GPT-2's "gelu_new"
+    "relu": F.relu,
     "identity": lambda x: x,
     "none": None,  # no base branch: the layer is the spline (or rational) term alone
 }

@@ -51,7 +51,7 @@ def _require(ok: bool, name: str, value: object, allowed: str) -> None:
 def _gauss_normal(n: int = 64) -> tuple[Tensor, Tensor]:
     """Nodes and weights with sum_q w_q f(x_q) ~ E[f(x)] for x ~ N(0, 1)."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(n)
-    return torch.tensor(nodes), torch.tensor(weights / math.sqrt(2 * math.pi))
+    return torch.tensor(nodes, device="cpu"), torch.tensor(weights / math.sqrt(2 * math.pi), device="cpu")
 
 
 class KANLinear(nn.Module):
@@ -64,7 +64,7 @@ class KANLinear(nn.Module):
             frequencies (fourier). Ignored by rational.
         spline_order: B-spline order K, 1..5 (cubic = 3).
         grid_range: (lo, hi) the grid covers at initialisation.
-        base_activation: "silu", "gelu", "identity" or "none" (no base branch).
+        base_activation: "silu", "gelu", "gelu_tanh", "relu", "identity" or "none" (no base branch).
         bias: learn an additive bias.
         sharing: "edge" (phi_ij per edge) or "group" (phi per input-channel group).
         groups: number of channel groups for sharing="group"; must divide in_features.
@@ -163,6 +163,8 @@ class KANLinear(nn.Module):
     def reset_parameters(self, spline_init: str = "noise", init_scale: float = 1.0, spline_share: float = 0.5) -> None:
         """Re-draw all parameters (see the module docstring for the scheme)."""
         _require(spline_init in SPLINE_INIT, "spline_init", spline_init, f"choose one of {list(SPLINE_INIT)}")
+        if any(p.is_meta for p in self.parameters()):
+            return  # built on the meta device (e.g. by from_pretrained): weights come from a checkpoint
         xq, wq = self._quadrature()
         m2_base = float(wq @ self._act(xq[:, 0]).pow(2)) if self._act else 0.0
         feats = self.basis(xq).mean(1).double()  # (Q, F): channels are identical at init

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from ..bspline import SplineLinear, bspline_basis
@@ -38,7 +39,19 @@ class BSplineBasis(Basis):
     def _sync(self) -> None:
         self.grid_size = self.knots.shape[1] - 2 * self.spline_order - 1
         self.num_functions = self.grid_size + self.spline_order
-        self.uniform = is_uniform(self.knots)
+        # Knots built on the meta device (loading) are checked again once materialised.
+        uniform = True if self.knots.is_meta else is_uniform(self.knots)
+        self._uniform = (id(self.knots), self.knots._version, uniform)
+
+    @property
+    def uniform(self) -> bool:
+        """Knots evenly spaced per row (closed-form path). Re-checked whenever the knots
+        tensor is replaced or written in place (e.g. by a checkpoint loader)."""
+        key, version, value = self._uniform
+        if not torch.compiler.is_compiling() and (key != id(self.knots) or version != self.knots._version):
+            self._sync()
+            value = self._uniform[2]
+        return value
 
     def set_knots(self, knots: Tensor) -> None:
         """Replace the knots (rows, n); n may change (grid extension)."""

@@ -10,16 +10,12 @@ from __future__ import annotations
 from functools import cache
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..activations import BASE_ACTIVATIONS
 from .base import Basis, register_basis
 
-RATIONAL_TARGETS = {
-    "identity": lambda x: x,
-    "gelu": F.gelu,
-    "silu": F.silu,
-}
+RATIONAL_TARGETS = {name: fn for name, fn in BASE_ACTIVATIONS.items() if fn is not None}
 
 
 def rational(x: Tensor, numerator: Tensor, denominator: Tensor) -> Tensor:
@@ -66,7 +62,7 @@ def fit_rational(
     if target not in RATIONAL_TARGETS:
         raise ValueError(f"rational_init={target!r} is not known; choose one of {sorted(RATIONAL_TARGETS)}")
     fn = RATIONAL_TARGETS[target]
-    x = torch.linspace(*domain, 2001, dtype=torch.float64)
+    x = torch.linspace(*domain, 2001, dtype=torch.float64, device="cpu")  # never on a meta device
     y = fn(x)
     powers = torch.stack([x**i for i in range(m + 1)], 1)
 
@@ -126,7 +122,7 @@ class RationalBasis(Basis):
         a, b, self.fit_error = fit_rational(rational_init, numerator_degree, denominator_degree)
         self.rational_init = rational_init
         self.num_functions = numerator_degree + 1
-        self.register_buffer("_reference", torch.tensor(a), persistent=False)
+        self._reference = a  # a plain tuple: no buffer to materialise after meta-device loading
         self.denominator = nn.Parameter(torch.tensor(b, dtype=torch.float32).repeat(rows, 1))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -137,7 +133,7 @@ class RationalBasis(Basis):
         return powers / q.unsqueeze(-1)
 
     def reference_coefficients(self) -> Tensor:
-        return self._reference.clone()
+        return torch.tensor(self._reference, device=self.denominator.device)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, init={self.rational_init}, fit_error={self.fit_error:.1e}"

@@ -1,0 +1,110 @@
+"""KANFFNConfig: everything that defines a KAN feed-forward block and how it is injected."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..layers.activations import BASE_ACTIVATIONS
+from ..layers.basis import BASES
+
+FORMS = ("kan", "grkan")
+INITS = ("scratch", "warm", "distill")
+TRAINABLE = ("all", "ffn", "ffn+head")
+CALIBRATE = ("none", "range", "grid")
+_LAYERS_RE = re.compile(r"^(all|every:\d+|last:\d+)$")
+
+
+@dataclass
+class KANFFNConfig:
+    """Settings of the KAN feed-forward blocks that :func:`kanify` installs.
+
+    Layer options (basis ... fused) are those of :class:`~kanformer.KANLinear`; the
+    rest say which blocks change, how wide they are and how they start.
+    """
+
+    form: str = field(default="kan", metadata={"help": "kan: two KAN layers d->h->d; grkan: KAT group-rational"})
+    hidden: str | int = field(default="keep", metadata={"help": "keep | match-params | match-flops | an integer"})
+    init: str = field(default="scratch", metadata={"help": "scratch | warm (function-preserving) | distill"})
+    calibrate: str = field(default="none", metadata={"help": "none | range | grid: fit grids to sampled hidden states"})
+    layers: str | list[int] = field(default="all", metadata={"help": "all | [indices] | every:k | last:n"})
+    trainable: str = field(default="all", metadata={"help": "all | ffn | ffn+head"})
+    basis: str = field(default="bspline", metadata={"help": "bspline | rbf | chebyshev | fourier | rational"})
+    grid_size: int = 5
+    spline_order: int = 3
+    grid_range: tuple[float, float] = (-1.0, 1.0)
+    base_activation: str = field(default="silu", metadata={"help": "scratch only; warm sets it from the model"})
+    sharing: str = field(default="edge", metadata={"help": "edge | group (form=kan)"})
+    groups: int = 8
+    spline_init: str = "noise"
+    grid_eps: float = 0.02
+    fused: bool = False
+    rational_init: str = field(default="gelu", metadata={"help": "grkan scratch: the function the units start as"})
+    distill_steps: int = field(default=200, metadata={"help": "Adam steps per block for init=distill"})
+
+    def __post_init__(self) -> None:
+        self.grid_range = tuple(float(v) for v in self.grid_range)
+        if isinstance(self.layers, tuple):
+            self.layers = list(self.layers)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError listing every invalid field at once."""
+        problems = []
+
+        def check(ok: bool, name: str, allowed: str) -> None:
+            if not ok:
+                problems.append(f"{name}={getattr(self, name)!r} ({allowed})")
+
+        check(self.form in FORMS, "form", f"choose one of {list(FORMS)}")
+        h = self.hidden
+        check(
+            (isinstance(h, int) and not isinstance(h, bool) and h >= 1) or h in ("keep", "match-params", "match-flops"),
+            "hidden",
+            "keep, match-params, match-flops or an integer >= 1",
+        )
+        check(self.init in INITS, "init", f"choose one of {list(INITS)}")
+        check(self.calibrate in CALIBRATE, "calibrate", f"choose one of {list(CALIBRATE)}")
+        ly = self.layers
+        check(
+            (isinstance(ly, list) and all(isinstance(i, int) for i in ly) and len(ly) > 0)
+            or (isinstance(ly, str) and bool(_LAYERS_RE.match(ly))),
+            "layers",
+            "all, a non-empty list of indices, every:k or last:n",
+        )
+        check(self.trainable in TRAINABLE, "trainable", f"choose one of {list(TRAINABLE)}")
+        check(self.basis in BASES, "basis", f"choose one of {sorted(BASES)}")
+        check(isinstance(self.grid_size, int) and self.grid_size >= 1, "grid_size", "an integer >= 1")
+        check(self.spline_order in range(1, 6), "spline_order", "an integer in 1..5")
+        check(len(self.grid_range) == 2 and self.grid_range[0] < self.grid_range[1], "grid_range", "need low < high")
+        check(self.base_activation in BASE_ACTIVATIONS, "base_activation", f"choose one of {sorted(BASE_ACTIVATIONS)}")
+        check(self.sharing in ("edge", "group"), "sharing", "edge or group")
+        check(isinstance(self.groups, int) and self.groups >= 1, "groups", "an integer >= 1")
+        check(self.rational_init in BASE_ACTIVATIONS and self.rational_init != "none", "rational_init", "an activation")
+        check(
+            self.calibrate == "none" or (self.form == "kan" and self.basis == "bspline"),
+            "calibrate",
+            "grid calibration needs form=kan with basis=bspline",
+        )
+        if problems:
+            raise ValueError("invalid KAN FFN settings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (stored in ``model.config.kanformer``)."""
+        d = dataclasses.asdict(self)
+        d["grid_range"] = list(self.grid_range)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> KANFFNConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown KAN FFN settings {unknown}; known: {sorted(names)}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> KANFFNConfig:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,133 @@
+"""Saving and loading kanified models through transformers.
+
+kanify turns a model's config into a registered subclass (model_type
+``kanformer_<type>``) and the model into a registered subclass whose constructor
+rebuilds the KAN blocks from ``config.kanformer``. So ``save_pretrained`` /
+``from_pretrained`` (ours, or the Auto classes once kanformer is imported) restore
+the KAN model with every key accounted for, through transformers' own loader (which
+also undoes v5's key renames, e.g. for ViT).
+
+Loading a KAN checkpoint into a plain transformers class would silently re-initialise
+the FFNs; with kanformer imported it raises instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import transformers
+from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
+
+from .adapters import ADAPTERS
+
+PREFIX = "kanformer_"
+_CONFIGS: dict[type, type] = {}
+_MODELS: dict[type, type] = {}
+
+_AUTO_CLASSES = [
+    "AutoModel",
+    "AutoModelForCausalLM",
+    "AutoModelForMaskedLM",
+    "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification",
+    "AutoModelForQuestionAnswering",
+    "AutoModelForImageClassification",
+]
+
+
+def kan_config_class(base: type[PretrainedConfig]) -> type[PretrainedConfig]:
+    """The registered KAN variant of a config class (model_type ``kanformer_<type>``)."""
+    if getattr(base, "model_type", "").startswith(PREFIX):
+        return base
+    if base not in _CONFIGS:
+        cls = type(f"KAN{base.__name__}", (base,), {"model_type": PREFIX + base.model_type})
+        cls.__module__ = __name__
+        AutoConfig.register(cls.model_type, cls, exist_ok=True)
+        _CONFIGS[base] = cls
+    return _CONFIGS[base]
+
+
+def kan_model_class(base: type[PreTrainedModel]) -> type[PreTrainedModel]:
+    """The KAN variant of a transformers model class, registered with the Auto classes."""
+    if getattr(base, "_kanformer_class", False):
+        return base
+    if base not in _MODELS:
+        from .kanify import build_structure
+
+        class KANModel(base):  # type: ignore[misc, valid-type]
+            _kanformer_class = True
+            config_class = kan_config_class(base.config_class)
+
+            def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any) -> None:
+                super().__init__(config, *args, **kwargs)
+                build_structure(self)
+
+        KANModel.__name__ = KANModel.__qualname__ = f"KAN{base.__name__}"
+        KANModel.__module__ = __name__
+        _MODELS[base] = KANModel
+        for auto_name in _AUTO_CLASSES:
+            auto = getattr(transformers, auto_name)
+            names = auto._model_mapping._model_mapping
+            if names.get(base.config_class.model_type) == base.__name__:
+                auto.register(KANModel.config_class, KANModel, exist_ok=True)
+    return _MODELS[base]
+
+
+def register_all() -> None:
+    """Register KAN configs and models for every adapter's model types and heads."""
+    for model_type in ADAPTERS:
+        for auto_name in _AUTO_CLASSES:
+            names = getattr(transformers, auto_name)._model_mapping._model_mapping
+            cls_name = names.get(model_type)
+            if isinstance(cls_name, str) and hasattr(transformers, cls_name):
+                kan_model_class(getattr(transformers, cls_name))
+
+
+def convert(model: PreTrainedModel) -> None:
+    """Turn a kanified model and its config into their registered KAN classes, in place."""
+    model.config.__class__ = kan_config_class(type(model.config))
+    model.__class__ = kan_model_class(type(model))
+
+
+def from_pretrained(path: str, **kwargs: Any) -> PreTrainedModel:
+    """Load a kanified model saved with ``save_pretrained``.
+
+    Args:
+        path: a local directory or hub id of a kanformer checkpoint.
+        **kwargs: passed to transformers' ``from_pretrained`` (dtype, device_map, ...).
+    """
+    config = AutoConfig.from_pretrained(path)
+    settings = getattr(config, "kanformer", None)
+    archs = getattr(config, "architectures", None) or []
+    if not settings or not archs:
+        raise ValueError(
+            f"{path} is not a kanformer checkpoint (its config has no 'kanformer' settings); "
+            "load it with transformers, then call kanformer.kanify"
+        )
+    base_name = archs[0].removeprefix("KAN")
+    if not hasattr(transformers, base_name):
+        raise ValueError(f"{path}: architecture {archs[0]!r} is not a transformers model class")
+    return kan_model_class(getattr(transformers, base_name)).from_pretrained(path, config=config, **kwargs)
+
+
+def _install_plain_load_guard() -> None:
+    """Make plain transformers classes refuse kanformer checkpoints (clear error, no silent re-init)."""
+    original = PreTrainedModel.from_pretrained.__func__
+    if getattr(original, "_kanformer_guard", False):
+        return
+
+    @functools.wraps(original)
+    def guarded(cls: type[PreTrainedModel], *args: Any, **kwargs: Any) -> Any:
+        out = original(cls, *args, **kwargs)
+        model = out[0] if isinstance(out, tuple) else out
+        if getattr(model.config, "kanformer", None) and not getattr(cls, "_kanformer_class", False):
+            raise ValueError(
+                f"this checkpoint holds KAN feed-forward blocks (kanformer) but was loaded with the plain class "
+                f"{cls.__name__}, which would re-initialise them; use kanformer.from_pretrained(path) or "
+                f"transformers.AutoModel*.from_pretrained(path) after `import kanformer`"
+            )
+        return out
+
+    guarded._kanformer_guard = True  # type: ignore[attr-defined]
+    PreTrainedModel.from_pretrained = classmethod(guarded)  # type: ignore[method-assign]
