@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -62,6 +63,63 @@ def cmd_bench_layer(args: argparse.Namespace) -> None:
         print("wrote " + ", ".join(paths))
 
 
+_INSPECT_USAGE = (
+    "kanformer inspect MODEL [key=value ...] [--ffn FILE.yaml] [--head HEAD] [--num-labels N] "
+    "[--json FILE] [--markdown]"
+)
+
+
+def _inspect_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ffn", metavar="FILE.yaml", help="KAN FFN settings: a YAML mapping of KANFFNConfig fields")
+    from .models import HEAD_CHOICES
+
+    p.add_argument(
+        "--head",
+        choices=HEAD_CHOICES,
+        help="model head (default auto: causal LM for decoders, classifier for encoders and ViT/DeiT)",
+    )
+    p.add_argument("--num-labels", type=int, metavar="N", help="classes of a classification head")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers (and the environment) as JSON")
+    p.add_argument("--markdown", action="store_true", help="print markdown tables instead of plain text")
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    """Parameters, FLOPs and weight memory of a model before and after kanify."""
+    # key=value pairs may come before or after the options: the options among them are read here.
+    late = argparse.ArgumentParser(
+        prog="kanformer inspect", usage=_INSPECT_USAGE, add_help=False, argument_default=argparse.SUPPRESS
+    )
+    _inspect_options(late)
+    extra, pairs = late.parse_known_args(args.settings)
+    if any(p in ("-h", "--help") for p in pairs):
+        build_parser().parse_args(["inspect", "--help"])
+    vars(args).update(vars(extra))
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        raise UserError(
+            f"--json {args.json}: the folder {os.path.dirname(os.path.abspath(args.json))!r} does not exist"
+        )
+
+    from .bench.inspect import inspect_model, parse_ffn_settings, render_inspect, write_inspect_json
+    from .models import load_model
+
+    try:
+        ffn = parse_ffn_settings(args.ffn, pairs)
+        model = load_model(args.model, head=args.head or "auto", num_labels=args.num_labels)
+        report = inspect_model(model, ffn)
+    except (ValueError, OSError) as err:  # transformers' messages can span lines: keep one
+        raise UserError(" ".join(str(err).split())) from None
+    print(render_inspect(report, markdown=args.markdown, title=args.model))
+    if args.json:
+        command = "kanformer " + shlex.join(sys.argv[1:])
+        print("wrote " + write_inspect_json({"model_argument": args.model, **report}, args.json, command))
+
+
+def _builtin_names() -> list[str]:
+    from .models import BUILTIN_MODELS
+
+    return list(BUILTIN_MODELS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kanformer",
@@ -93,6 +151,26 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=10)
     bench.add_argument("--output-dir", default=None, help="write layer.md and layer.json here (e.g. reports/perf)")
     bench.set_defaults(func=cmd_bench_layer)
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="parameters, FLOPs and weight memory of a model before and after kanify",
+        usage=_INSPECT_USAGE,
+        description="Report a model's parameters (total, FFN, trainable; per layer), FLOPs per token or image "
+        "and weight memory before and after kanify. MODEL: a built-in name ("
+        + ", ".join(_builtin_names())
+        + "), a save_pretrained directory or a Hugging Face Hub id.",
+        epilog="example: kanformer inspect minilm form=grkan hidden=match-params layers=[0,1] --json inspect.json",
+    )
+    inspect.add_argument("model", metavar="MODEL")
+    _inspect_options(inspect)
+    inspect.add_argument(
+        "settings",
+        nargs=argparse.REMAINDER,
+        metavar="key=value",
+        help="KAN FFN settings overriding --ffn (values read as YAML: grid_size=7 layers=[0,1] grid_range=[-2,2])",
+    )
+    inspect.set_defaults(func=cmd_inspect)
     return parser
 
 

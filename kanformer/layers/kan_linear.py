@@ -37,7 +37,7 @@ from .basis import BASES, Basis
 from .basis.base import compute_dtype
 from .basis.bspline import BSplineBasis
 from .bspline import bspline_basis
-from .knots import adaptive_grid, extend_knots, interior, refine_grid
+from .knots import adaptive_grid, extend_knots, interior, refine_grid, uniform_knots
 
 SHARING = ("edge", "group")
 SPLINE_INIT = ("noise", "zero")
@@ -211,7 +211,7 @@ class KANLinear(nn.Module):
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)
         device_type = x.device.type
-        if torch.is_autocast_enabled(device_type):
+        if device_type != "meta" and torch.is_autocast_enabled(device_type):
             out_dtype = torch.get_autocast_dtype(device_type)
             with torch.autocast(device_type, enabled=False):
                 y = self._forward2d(x2, out_dtype)
@@ -374,20 +374,38 @@ class KANLinear(nn.Module):
         samples = (grid[:, :1] + frac * (grid[:, -1:] - grid[:, :1])).T  # (S, rows)
         self._refit(samples, new_knots)
 
+    def resize_grid(self, grid_size: int) -> None:
+        """Give the layer a fresh uniform grid of ``grid_size`` intervals (structure only).
+
+        The coefficients are re-allocated, not refitted: use it to match a checkpoint
+        whose grid was extended before it was saved; :meth:`extend_grid` preserves the
+        function instead.
+        """
+        basis = self._spline_basis()
+        if grid_size == basis.grid_size:
+            return
+        k = basis.spline_order
+        lo, hi = interior(basis.knots, k)[:, [0, -1]].T
+        basis.set_knots(
+            uniform_knots(
+                basis.rows, grid_size, k, torch.stack([lo, hi], 1), dtype=basis.knots.dtype, device=basis.knots.device
+            )
+        )
+        self._resize_coefficients(basis.num_functions)
+
+    def _resize_coefficients(self, nf: int) -> None:
+        name = "spline_weight" if self.sharing == "edge" else "coefficients"
+        old = getattr(self, name)
+        if old.shape[-1] != nf:
+            setattr(self, name, nn.Parameter(old.new_zeros(*old.shape[:-1], nf), requires_grad=old.requires_grad))
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001
         # A grid extended or moved before saving: adopt its knots before loading.
         key = prefix + "basis.knots"
         if key in state_dict and isinstance(self.basis, BSplineBasis):
             knots = state_dict[key]
-            if knots.shape != self.basis.knots.shape:
-                nf = knots.shape[1] - self.basis.spline_order - 1
-                if self.sharing == "edge":
-                    self.spline_weight = nn.Parameter(
-                        self.spline_weight.new_empty(self.out_features, self.in_features, nf)
-                    )
-                else:
-                    self.coefficients = nn.Parameter(self.coefficients.new_empty(self.groups, nf))
             self.basis.set_knots(knots)
+            self._resize_coefficients(self.basis.num_functions)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:

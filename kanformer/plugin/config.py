@@ -28,7 +28,10 @@ class KANFFNConfig:
     form: str = field(default="kan", metadata={"help": "kan: two KAN layers d->h->d; grkan: KAT group-rational"})
     hidden: str | int = field(default="keep", metadata={"help": "keep | match-params | match-flops | an integer"})
     init: str = field(default="scratch", metadata={"help": "scratch | warm (function-preserving) | distill"})
-    calibrate: str = field(default="none", metadata={"help": "none | range | grid: fit grids to sampled hidden states"})
+    calibrate: str = field(
+        default="none",
+        metadata={"help": "none | range | grid: fit grids (kan) or rational units (grkan) to sampled hidden states"},
+    )
     layers: str | list[int] = field(default="all", metadata={"help": "all | [indices] | every:k | last:n"})
     trainable: str = field(default="all", metadata={"help": "all | ffn | ffn+head"})
     basis: str = field(default="bspline", metadata={"help": "bspline | rbf | chebyshev | fourier | rational"})
@@ -84,10 +87,12 @@ class KANFFNConfig:
         check(isinstance(self.groups, int) and self.groups >= 1, "groups", "an integer >= 1")
         check(self.rational_init in BASE_ACTIVATIONS and self.rational_init != "none", "rational_init", "an activation")
         check(
-            self.calibrate == "none" or (self.form == "kan" and self.basis == "bspline"),
+            self.calibrate == "none" or self.form == "grkan" or self.basis == "bspline",
             "calibrate",
-            "grid calibration needs form=kan with basis=bspline",
+            "form=kan calibrates B-spline grids: needs basis=bspline",
         )
+        check(0.0 <= self.grid_eps <= 1.0, "grid_eps", "a fraction in [0, 1]")
+        check(isinstance(self.distill_steps, int) and self.distill_steps >= 1, "distill_steps", "an integer >= 1")
         if problems:
             raise ValueError("invalid KAN FFN settings: " + "; ".join(problems))
 

