@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from kanformer import KANLinear
 from kanformer.layers.bspline import bspline_basis
 from kanformer.layers.knots import adaptive_grid, extend_knots, interior, is_uniform, refine_grid, uniform_knots
+from kanformer.paper.fitting import train_lbfgs
 
 SHARINGS = ["edge", "group"]
 
@@ -29,16 +30,7 @@ def trained_layer(sharing: str) -> tuple[KANLinear, torch.Tensor]:
     layer = KANLinear(2, 2, sharing=sharing, groups=1)
     x = torch.rand(1000, 2) * 2 - 1
     y = target(x)
-    opt = torch.optim.LBFGS(layer.parameters(), lr=1, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = (layer(x) - y).square().mean()
-        loss.backward()
-        return loss
-
-    for _ in range(3):
-        opt.step(closure)
+    train_lbfgs(layer, x, y, steps=3)
     with torch.no_grad():
         rmse = (layer(x) - y).square().mean().sqrt().item()
     assert rmse < 2e-2, rmse  # measured ~5e-3 (edge), ~8e-3 (group)

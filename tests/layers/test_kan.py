@@ -9,25 +9,12 @@ import torch
 
 from kanformer import KAN, KANLinear
 from kanformer.layers.knots import interior
+from kanformer.paper.fitting import train_lbfgs
 
 
 def pykan_target(x: torch.Tensor) -> torch.Tensor:
     """pykan's toy problem f(x, y) = exp(sin(pi x) + y^2)."""
     return torch.exp(torch.sin(torch.pi * x[:, :1]) + x[:, 1:] ** 2)
-
-
-def lbfgs_stage(model: KAN, x: torch.Tensor, y: torch.Tensor, steps: int = 10) -> None:
-    """``steps`` LBFGS steps on the MSE with a fresh optimiser (extend_grid replaces parameters)."""
-    opt = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = (model(x) - y).square().mean()
-        loss.backward()
-        return loss
-
-    for _ in range(steps):
-        opt.step(closure)
 
 
 def test_kan_fits_pykan_toy_problem() -> None:
@@ -45,7 +32,7 @@ def test_kan_fits_pykan_toy_problem() -> None:
     for stage, size in enumerate([3, 5, 10]):
         if stage:
             model.extend_grid(size)  # replaces the coefficient Parameters: a new optimiser follows
-        lbfgs_stage(model, xtr, ytr)
+        train_lbfgs(model, xtr, ytr, steps=10)
         with torch.no_grad():
             rmse.append((model(xte) - yte).square().mean().sqrt().item())
     assert all(layer.basis.grid_size == 10 for layer in model.layers)
