@@ -1,0 +1,76 @@
+"""RunConfig: everything one fine-tuning run needs, as plain values (YAML-backed)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEDULES = ("linear", "cosine", "constant")
+PRECISIONS = ("no", "fp16", "bf16")
+
+
+@dataclass
+class RunConfig:
+    """One fine-tune of ``model`` on ``task``, original (ffn=None) or kanified.
+
+    Every field can be set in a YAML file (``kanformer finetune --config``) and
+    overridden on the command line as ``key=value`` (``ffn.key=value`` for FFN fields).
+    """
+
+    model: str = field(default="tiny-bert", metadata={"help": "hub id, local directory or built-in name"})
+    task: str = field(default="glue/sst2", metadata={"help": "a task name from tasks.TASKS"})
+    ffn: dict[str, Any] | None = field(default=None, metadata={"help": "KANFFNConfig fields; None = original"})
+    data_dir: str | None = field(default=None, metadata={"help": "local files in the task's schema (offline)"})
+    output_dir: str = field(default="runs/run", metadata={"help": "the run directory"})
+    max_steps: int = field(default=100, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=16, metadata={"help": "per device, per micro-batch"})
+    eval_batch_size: int = 64
+    grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
+    lr: float = 5e-5
+    kan_lr: float | None = field(default=None, metadata={"help": "learning rate of KAN parameters (default: lr)"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW decay; never on biases and norms"})
+    schedule: str = field(default="linear", metadata={"help": "linear | cosine | constant, after warm-up"})
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    mixed_precision: str = field(default="no", metadata={"help": "no | fp16 | bf16"})
+    eval_every: int = field(default=0, metadata={"help": "evaluate every N steps (0: only at the end)"})
+    save_every: int = field(default=0, metadata={"help": "checkpoint every N steps (0: never)"})
+    keep_last: int = field(default=2, metadata={"help": "checkpoints kept"})
+    seed: int = 42
+    max_length: int = 128
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    resume: bool = field(default=False, metadata={"help": "continue from the latest complete checkpoint"})
+    log_every: int = 10
+    save_model: bool = field(default=True, metadata={"help": "save the final model in output_dir/model"})
+
+    def __post_init__(self) -> None:
+        problems = []
+
+        def check(ok: bool, name: str, allowed: str) -> None:
+            if not ok:
+                problems.append(f"{name}={getattr(self, name)!r} ({allowed})")
+
+        for name in (
+            "max_steps",
+            "batch_size",
+            "eval_batch_size",
+            "grad_accum",
+            "keep_last",
+            "max_length",
+            "log_every",
+        ):
+            check(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an integer >= 1")
+        for name in ("eval_every", "save_every"):
+            check(isinstance(getattr(self, name), int) and getattr(self, name) >= 0, name, "an integer >= 0")
+        check(self.lr > 0, "lr", "> 0")
+        check(self.kan_lr is None or self.kan_lr > 0, "kan_lr", "> 0 or unset")
+        check(self.schedule in SCHEDULES, "schedule", f"one of {list(SCHEDULES)}")
+        check(self.mixed_precision in PRECISIONS, "mixed_precision", f"one of {list(PRECISIONS)}")
+        check(0 <= self.warmup_ratio < 1, "warmup_ratio", "in [0, 1)")
+        if problems:
+            raise ValueError("invalid run settings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
