@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -114,6 +115,30 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         print("wrote " + write_inspect_json({"model_argument": args.model, **report}, args.json, command))
 
 
+def cmd_finetune(args: argparse.Namespace) -> None:
+    """Fine-tune a model (original or kanified) on a task; writes the run directory."""
+    from .train.config import resolve_run_config
+    from .train.run import finetune
+
+    flags = {
+        "model": args.model,
+        "task": args.task,
+        "ffn": args.ffn,
+        "data_dir": args.data_dir,
+        "output_dir": args.output_dir,
+        "max_steps": args.max_steps,
+        "seed": args.seed,
+        "resume": True if args.resume else None,
+    }
+    try:
+        cfg = resolve_run_config(args.config, flags, args.settings)
+    except (ValueError, OSError) as err:
+        raise UserError(" ".join(str(err).split())) from None
+    final = finetune(cfg)
+    print(json.dumps(final, indent=2))
+    print(f"run directory: {cfg.output_dir} (metrics.json, tb/, checkpoints/, model/)")
+
+
 def _builtin_names() -> list[str]:
     from .models import BUILTIN_MODELS
 
@@ -171,6 +196,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="KAN FFN settings overriding --ffn (values read as YAML: grid_size=7 layers=[0,1] grid_range=[-2,2])",
     )
     inspect.set_defaults(func=cmd_inspect)
+
+    ft = sub.add_parser(
+        "finetune",
+        help="fine-tune a model, original or kanified, on a task (accelerate; CPU, one or many GPUs)",
+        description="Fine-tune MODEL on TASK. Settings come from --config (YAML of RunConfig fields), then the "
+        "flags, then key=value pairs (ffn.key=value for KAN FFN fields). Multi-GPU: accelerate launch "
+        "--config_file configs/accelerate/<file>.yaml -m kanformer finetune ...",
+        epilog="example: kanformer finetune --model minilm --task bbc-news --ffn kan-warm --max-steps 100 lr=5e-5",
+    )
+    ft.add_argument("--config", help="a YAML run config (configs/glue/*.yaml, ...)")
+    ft.add_argument("--model", help="hub id, local directory or built-in name (see kanformer inspect --help)")
+    ft.add_argument("--task", help="glue/<task>, cifar10, cifar100, fashion-mnist, digits, bbc-news")
+    ft.add_argument(
+        "--ffn",
+        help="none (original), a preset (kan, kan-warm, kan-match-params, grkan, grkan-warm) "
+        "or a YAML file of KAN FFN settings",
+    )
+    ft.add_argument("--data-dir", help="local task files in the real schema (offline)")
+    ft.add_argument("--output-dir", help="the run directory (holds metrics.json)")
+    ft.add_argument("--max-steps", type=int)
+    ft.add_argument("--seed", type=int)
+    ft.add_argument("--resume", action="store_true", help="continue from the latest complete checkpoint")
+    ft.add_argument("settings", nargs="*", metavar="key=value", help="RunConfig fields, ffn.<field> for KAN FFN")
+    ft.set_defaults(func=cmd_finetune)
     return parser
 
 

@@ -131,18 +131,24 @@ def parse_settings(cls: type[T], path: str | None = None, pairs: Sequence[str] =
     if path is None and not pairs:
         return None
     settings = {_key(k): v for k, v in (read_yaml(path) if path is not None else {}).items()}
+    settings.update(parse_key_values(pairs))
+    return from_settings(cls, settings, what)
+
+
+def parse_key_values(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["a=1", "b=[0,1]"]`` -> ``{"a": 1, "b": [0, 1]}`` (values read as YAML, ``-`` in keys as ``_``)."""
+    out: dict[str, Any] = {}
     for item in pairs:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"setting {item!r} is not key=value (e.g. form=grkan hidden=match-params layers=[0,1])")
         try:
-            value = yaml.safe_load(text)
+            out[_key(key)] = yaml.safe_load(text)
         except yaml.YAMLError:
             raise ValueError(
                 f"setting {item!r}: the value {text!r} cannot be read (quote it or fix the brackets)"
             ) from None
-        settings[_key(key)] = value
-    return from_settings(cls, settings, what)
+    return out
 
 
 def _key(key: object) -> str:

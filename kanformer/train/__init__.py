@@ -1,6 +1,7 @@
 """Training: the accelerate fine-tuning loop and its run configuration."""
 
 from .config import RunConfig
-from .loop import evaluate_model, latest_checkpoint, param_groups, train
+from .loop import evaluate_model, latest_checkpoint, make_accelerator, param_groups, train
+from .run import finetune
 
-__all__ = ["RunConfig", "evaluate_model", "latest_checkpoint", "param_groups", "train"]
+__all__ = ["RunConfig", "evaluate_model", "finetune", "latest_checkpoint", "make_accelerator", "param_groups", "train"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,3 +75,52 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+FFN_PRESETS: dict[str, dict[str, Any]] = {
+    "kan": {"form": "kan"},
+    "kan-warm": {"form": "kan", "init": "warm"},
+    "kan-match-params": {"form": "kan", "hidden": "match-params"},
+    "grkan": {"form": "grkan"},
+    "grkan-warm": {"form": "grkan", "init": "warm"},
+}
+
+
+def resolve_run_config(
+    config_path: str | None = None, flags: dict[str, Any] | None = None, pairs: Sequence[str] = ()
+) -> RunConfig:
+    """A RunConfig from a YAML file, then command-line flags, then ``key=value`` pairs.
+
+    ``ffn`` may be ``none`` (the original model), a preset name (:data:`FFN_PRESETS`), a
+    YAML file of KANFFNConfig fields, or a mapping; ``ffn.<field>=value`` pairs refine it.
+    Every problem is one ValueError line.
+    """
+    from ..plugin import KANFFNConfig
+    from ..settings import from_settings, parse_key_values, read_yaml
+
+    settings: dict[str, Any] = dict(read_yaml(config_path)) if config_path else {}
+    settings.update({k: v for k, v in (flags or {}).items() if v is not None})
+    ffn_pairs = {}
+    for key, value in parse_key_values(pairs).items():
+        if key.startswith("ffn."):
+            ffn_pairs[key[4:]] = value
+        else:
+            settings[key] = value
+    ffn = settings.pop("ffn", None)
+    if isinstance(ffn, str):
+        if ffn.lower() == "none":
+            ffn = None
+        elif ffn in FFN_PRESETS:
+            ffn = dict(FFN_PRESETS[ffn])
+        elif ffn.endswith((".yaml", ".yml")):
+            ffn = read_yaml(ffn)
+        else:
+            raise ValueError(f"ffn={ffn!r} is not none, a preset {sorted(FFN_PRESETS)} or a YAML file")
+    if ffn_pairs:
+        ffn = {**(ffn or {}), **ffn_pairs}
+    if ffn is not None and not isinstance(ffn, dict):
+        raise ValueError(f"ffn must be a mapping of KAN FFN settings, got {type(ffn).__name__}")
+    cfg = from_settings(RunConfig, settings, what="run")
+    if ffn is not None:
+        cfg.ffn = from_settings(KANFFNConfig, ffn).to_dict()  # validated, complete
+    return cfg

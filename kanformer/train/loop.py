@@ -42,6 +42,18 @@ CHECKPOINTS = "checkpoints"
 _COMPLETE = "kanformer_state.json"  # written last: a checkpoint without it is incomplete
 
 
+def make_accelerator(cfg: RunConfig) -> Accelerator:
+    """The run's Accelerator: mixed precision, accumulation, TensorBoard in run_dir/tb, seedable sampler."""
+    run_dir = Path(cfg.output_dir)
+    return Accelerator(
+        mixed_precision=cfg.mixed_precision,
+        gradient_accumulation_steps=cfg.grad_accum,
+        log_with="tensorboard",
+        project_config=ProjectConfiguration(project_dir=str(run_dir), logging_dir=str(run_dir / "tb")),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+
+
 def param_groups(model: nn.Module, cfg: RunConfig) -> list[dict[str, Any]]:
     """AdamW groups: no decay on biases and norm weights; KAN parameters at ``kan_lr``."""
     kan = {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.parameters()}
@@ -139,6 +151,7 @@ def train(
     metric_fn: Any,
     main_metric: str,
     save_extra: Iterable[Any] = (),
+    accelerator: Accelerator | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``model`` (already built, kanified or not) and write the run directory.
 
@@ -148,18 +161,13 @@ def train(
         metric_fn: (predictions logits (N, C) or (N,), references (N,)) -> {name: value}.
         main_metric: the key of metric_fn's result that "best" tracks (higher is better).
         save_extra: objects with save_pretrained (tokenizer, image processor) saved with the model.
+        accelerator: one made by :func:`make_accelerator` (made here when None).
 
     Returns:
         the final metrics record (also in metrics.json).
     """
     run_dir = Path(cfg.output_dir)
-    accelerator = Accelerator(
-        mixed_precision=cfg.mixed_precision,
-        gradient_accumulation_steps=cfg.grad_accum,
-        log_with="tensorboard",
-        project_config=ProjectConfiguration(project_dir=str(run_dir), logging_dir=str(run_dir / "tb")),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-    )
+    accelerator = accelerator or make_accelerator(cfg)
     set_seed(cfg.seed)
     if accelerator.is_main_process:
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))

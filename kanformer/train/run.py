@@ -1,0 +1,72 @@
+"""finetune: RunConfig -> model, task data, optional kanify -> the accelerate loop.
+
+kanformer finetune --model minilm --task bbc-news --ffn kan ffn.init=warm --max-steps 100
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Any
+
+from torch.utils.data import DataLoader
+
+from ..models import load_model, load_processor
+from ..plugin import KANFFNConfig, kanify
+from ..settings import from_settings
+from .config import RunConfig
+from .loop import make_accelerator, train
+
+
+def ffn_config(settings: dict[str, Any] | None) -> KANFFNConfig | None:
+    """The run's KAN FFN settings (None: the original model)."""
+    return None if settings is None else from_settings(KANFFNConfig, settings)
+
+
+def finetune(cfg: RunConfig) -> dict[str, Any]:
+    """Fine-tune ``cfg.model`` on ``cfg.task`` (kanified when ``cfg.ffn`` is set).
+
+    Runs under the current ``accelerate launch`` (any number of processes) or alone.
+    Returns the final evaluation record; the run directory holds everything else.
+    """
+    from tasks import compute_metrics, get_task, load_splits, make_collator, preprocess
+
+    task = get_task(cfg.task)
+    ffn = ffn_config(cfg.ffn)  # validate before anything heavy runs
+    accelerator = make_accelerator(cfg)
+    head = "image-classification" if task.kind == "image" else "sequence-classification"
+    model = load_model(cfg.model, head=head, num_labels=task.num_labels)
+    if not task.is_regression:
+        model.config.id2label, model.config.label2id = task.id2label, task.label2id
+    processor = load_processor(cfg.model, model)
+    with accelerator.main_process_first():  # datasets caches its map() results: one writer
+        splits = load_splits(task, cfg.data_dir)
+        train_raw = _head(splits[task.train_split], cfg.max_train_samples)
+        train_set = preprocess(task, train_raw, processor, train=True, max_length=cfg.max_length)
+        eval_sets = {
+            s: preprocess(
+                task, _head(splits[s], cfg.max_eval_samples), processor, train=False, max_length=cfg.max_length
+            )
+            for s in task.eval_splits
+        }
+    collate = make_collator(task, processor)
+    if ffn is not None:
+        data = None
+        if ffn.init == "distill" or ffn.calibrate != "none":
+            loader = DataLoader(train_set, batch_size=cfg.batch_size, collate_fn=collate)
+            data = [{k: v for k, v in b.items() if k != "labels"} for b in islice(loader, 8)]
+        kanify(model, ffn, data=data)
+    return train(
+        cfg,
+        model,
+        train_set,
+        eval_sets,
+        collate,
+        lambda p, r: compute_metrics(task, p, r),
+        "main",
+        save_extra=[processor],
+        accelerator=accelerator,
+    )
+
+
+def _head(dataset: Any, n: int | None) -> Any:
+    return dataset if n is None or n >= len(dataset) else dataset.select(range(n))
