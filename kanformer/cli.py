@@ -134,8 +134,8 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         cfg = resolve_run_config(args.config, flags, args.settings)
     except (ValueError, OSError) as err:
         raise UserError(" ".join(str(err).split())) from None
-    final = finetune(cfg)
-    print(json.dumps(final, indent=2))
+    result = finetune(cfg)
+    print(json.dumps(result.final, indent=2))
     print(f"run directory: {cfg.output_dir} (metrics.json, tb/, checkpoints/, model/)")
 
 

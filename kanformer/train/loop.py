@@ -164,7 +164,8 @@ def train(
         accelerator: one made by :func:`make_accelerator` (made here when None).
 
     Returns:
-        the final metrics record (also in metrics.json).
+        the final metrics record (also in metrics.json); the trained model is ``model``
+        itself (accelerate wraps it only on multi-process runs: see ``unwrap_model``).
     """
     run_dir = Path(cfg.output_dir)
     accelerator = accelerator or make_accelerator(cfg)

@@ -5,9 +5,11 @@ kanformer finetune --model minilm --task bbc-news --ffn kan ffn.init=warm --max-
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from torch import nn
 from torch.utils.data import DataLoader
 
 from ..models import load_model, load_processor
@@ -22,11 +24,19 @@ def ffn_config(settings: dict[str, Any] | None) -> KANFFNConfig | None:
     return None if settings is None else from_settings(KANFFNConfig, settings)
 
 
-def finetune(cfg: RunConfig) -> dict[str, Any]:
+@dataclass
+class FinetuneResult:
+    """The final evaluation record (as in metrics.json) and the trained model (this process' copy)."""
+
+    final: dict[str, Any]
+    model: nn.Module
+
+
+def finetune(cfg: RunConfig) -> FinetuneResult:
     """Fine-tune ``cfg.model`` on ``cfg.task`` (kanified when ``cfg.ffn`` is set).
 
-    Runs under the current ``accelerate launch`` (any number of processes) or alone.
-    Returns the final evaluation record; the run directory holds everything else.
+    Runs under the current ``accelerate launch`` (any number of processes) or alone;
+    the run directory holds metrics, TensorBoard logs, checkpoints and the model.
     """
     from tasks import compute_metrics, get_task, load_splits, make_collator, preprocess
 
@@ -55,7 +65,7 @@ def finetune(cfg: RunConfig) -> dict[str, Any]:
             loader = DataLoader(train_set, batch_size=cfg.batch_size, collate_fn=collate)
             data = [{k: v for k, v in b.items() if k != "labels"} for b in islice(loader, 8)]
         kanify(model, ffn, data=data)
-    return train(
+    final = train(
         cfg,
         model,
         train_set,
@@ -66,6 +76,7 @@ def finetune(cfg: RunConfig) -> dict[str, Any]:
         save_extra=[processor],
         accelerator=accelerator,
     )
+    return FinetuneResult(final, accelerator.unwrap_model(model))
 
 
 def _head(dataset: Any, n: int | None) -> Any:

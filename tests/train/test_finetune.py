@@ -1,0 +1,149 @@
+"""finetune end to end on generated fixtures in the real schemas: every GLUE task, CIFAR, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kanformer.train import RunConfig, finetune
+from kanformer.train.config import resolve_run_config
+from tasks import get_task
+from tasks.fixtures import write_glue_fixture, write_imagefolder_fixture
+
+GLUE = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli"]
+EXPECTED_KEYS = {
+    "cola": {"matthews_correlation"},
+    "stsb": {"pearson", "spearmanr"},
+    "mrpc": {"f1", "accuracy"},
+    "qqp": {"f1", "accuracy"},
+}
+
+
+@pytest.mark.parametrize("name", GLUE)
+def test_every_glue_task_runs(name: str, tmp_path: Path) -> None:
+    """A few steps of a kanified tiny BERT; metrics with the task's keys on every eval split."""
+    write_glue_fixture(name, tmp_path / "data", n=16)
+    cfg = RunConfig(
+        model="tiny-bert",
+        task=f"glue/{name}",
+        data_dir=str(tmp_path / "data"),
+        output_dir=str(tmp_path / "run"),
+        max_steps=2,
+        batch_size=4,
+        ffn={"form": "kan"} if name in ("mrpc", "stsb", "mnli") else None,
+    )
+    final = finetune(cfg).final
+    task = get_task(f"glue/{name}")
+    for split in task.eval_splits:
+        for key in EXPECTED_KEYS.get(name, {"accuracy"}) | {"main"}:
+            assert isinstance(final[f"{split}/{key}"], float), (split, key)
+        assert final[f"{split}/samples"] == 16
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["final"] == final and metrics["main_metric"] == f"{task.eval_splits[0]}/main"
+
+
+@pytest.mark.parametrize(("name", "classes"), [("cifar10", 10), ("cifar100", 100)])
+def test_cifar_runs_from_an_imagefolder(name: str, classes: int, tmp_path: Path) -> None:
+    write_imagefolder_fixture(tmp_path / "data", classes, classes)
+    cfg = RunConfig(
+        model="tiny-vit",
+        task=name,
+        data_dir=str(tmp_path / "data"),
+        output_dir=str(tmp_path / "run"),
+        max_steps=2,
+        batch_size=4,
+        ffn={"form": "grkan"},
+    )
+    final = finetune(cfg).final
+    assert 0.0 <= final["test/accuracy"] <= 1.0 and final["test/samples"] == classes
+
+
+def test_gpt2_classification_pads_with_eos(tmp_path: Path) -> None:
+    """GPT-2 has no pad token: batches larger than one still work (eos as pad)."""
+    write_glue_fixture("rte", tmp_path / "data", n=12)
+    cfg = RunConfig(
+        model="tiny-gpt2",
+        task="glue/rte",
+        data_dir=str(tmp_path / "data"),
+        output_dir=str(tmp_path / "run"),
+        max_steps=2,
+        batch_size=4,
+    )
+    result = finetune(cfg)
+    assert result.model.config.pad_token_id == 50256 and result.final["validation/samples"] == 12
+
+
+def test_resolve_run_config_layers() -> None:
+    cfg = resolve_run_config(None, {"model": "tiny-bert", "ffn": "kan-warm"}, ["lr=1e-3", "ffn.grid_size=7"])
+    assert cfg.lr == 1e-3 and cfg.ffn["init"] == "warm" and cfg.ffn["grid_size"] == 7
+    assert resolve_run_config(None, {"ffn": "none"}).ffn is None
+    with pytest.raises(ValueError, match="ffn"):
+        resolve_run_config(None, {"ffn": "bogus"})
+    with pytest.raises(ValueError, match="unknown run setting"):
+        resolve_run_config(None, {}, ["epochz=3"])
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kanformer", "finetune", *args], capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def test_cli_finetune_and_bad_input(tmp_path: Path) -> None:
+    write_glue_fixture("sst2", tmp_path / "data", n=12)
+    out = _cli(
+        "--model",
+        "tiny-bert",
+        "--task",
+        "glue/sst2",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--output-dir",
+        str(tmp_path / "run"),
+        "--max-steps",
+        "2",
+        "--ffn",
+        "kan",
+        "batch_size=4",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["final"]["step"] == 2
+    bad = _cli("--task", "glue/nope")
+    assert bad.returncode == 2 and "known tasks" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_two_process_data_parallel_on_cpu(tmp_path: Path) -> None:
+    """accelerate launch --multi_gpu with ACCELERATE_USE_CPU=1: really 2 processes, the same
+    parameters on both ranks after training, and evaluation over exactly the dataset's size."""
+    write_glue_fixture("sst2", tmp_path / "data", n=25)  # odd: the last eval batch is padded across ranks
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    script = Path(__file__).with_name("ddp_script.py")
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(script),
+        str(tmp_path / "data"),
+        str(tmp_path / "run"),
+    ]
+    out = subprocess.run(launch, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    ranks = [json.loads(p.read_text()) for p in sorted((tmp_path / "run").glob("rank*.json"))]
+    assert [r["rank"] for r in ranks] == [0, 1] and all(r["world"] == 2 for r in ranks)
+    assert ranks[0]["params"] == ranks[1]["params"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["num_processes"] == 2 and metrics["final"]["validation/samples"] == 25
