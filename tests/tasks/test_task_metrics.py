@@ -83,7 +83,7 @@ def test_glue_metric_configs_load_from_the_local_path():
 
 
 def test_metric_scripts_ship_as_package_data():
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 only (the project supports 3.10)
     config = tomllib.loads((REPO / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["kanformer.metrics"]
     shipped = {p.relative_to(METRICS_DIR) for pattern in patterns for p in METRICS_DIR.glob(pattern)}

@@ -147,3 +147,41 @@ def test_two_process_data_parallel_on_cpu(tmp_path: Path) -> None:
     assert ranks[0]["params"] == ranks[1]["params"]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["num_processes"] == 2 and metrics["final"]["validation/samples"] == 25
+
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*/*.yaml"))
+RUN_CONFIGS = [p for p in CONFIGS if p.parent.name in ("glue", "cifar")]
+
+
+def test_study_configs_cover_every_model_task_and_variant() -> None:
+    names = {p.stem for p in RUN_CONFIGS}
+    for model in ("bert", "gpt2"):
+        for task in GLUE:
+            assert {f"{model}-{task}-original", f"{model}-{task}-kan"} <= names
+    for task in ("cifar10", "cifar100"):
+        assert {f"vit-b16-{task}-original", f"vit-b16-{task}-kan"} <= names
+    assert {p.stem for p in CONFIGS if p.parent.name == "accelerate"} == {
+        "single_gpu",
+        "multi_gpu",
+        "fsdp",
+        "deepspeed_zero2",
+    }
+
+
+@pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: p.stem)
+def test_study_config_resolves(path: Path) -> None:
+    cfg = resolve_run_config(str(path))
+    get_task(cfg.task)
+    assert (cfg.ffn is None) == path.stem.endswith("original")
+
+
+def test_yaml_config_runs_with_overrides(tmp_path: Path) -> None:
+    """A study config, pointed at a tiny model and local fixtures, runs as written."""
+    write_glue_fixture("mrpc", tmp_path / "data", n=12)
+    cfg = resolve_run_config(
+        "configs/glue/bert-mrpc-kan.yaml",
+        {"model": "tiny-bert", "data_dir": str(tmp_path / "data"), "output_dir": str(tmp_path / "run"), "max_steps": 2},
+        ["mixed_precision=no", "batch_size=4", "eval_every=0", "save_every=1"],
+    )
+    final = finetune(cfg).final
+    assert final["validation/samples"] == 12 and (tmp_path / "run" / "checkpoints" / "step_00000002").is_dir()
