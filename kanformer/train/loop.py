@@ -43,7 +43,16 @@ _COMPLETE = "kanformer_state.json"  # written last: a checkpoint without it is i
 
 
 def make_accelerator(cfg: RunConfig) -> Accelerator:
-    """The run's Accelerator: mixed precision, accumulation, TensorBoard in run_dir/tb, seedable sampler."""
+    """The run's Accelerator: mixed precision, accumulation, TensorBoard in run_dir/tb, seedable sampler.
+
+    Several runs in one process (tests, ``kanformer compare``) may differ in precision or
+    accumulation: accelerate keeps those in process-wide singletons, so they are reset
+    here; the distributed process group (PartialState) is kept.
+    """
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
     run_dir = Path(cfg.output_dir)
     return Accelerator(
         mixed_precision=cfg.mixed_precision,

@@ -45,8 +45,12 @@ def tiny_bert(kan: bool) -> BertForSequenceClassification:
     return kanify(model, KANFFNConfig(init="warm")) if kan else model
 
 
-def run(tmp_path, name: str, kan: bool = True, **overrides) -> tuple[dict, torch.nn.Module]:
-    cfg = RunConfig(output_dir=str(tmp_path / name), max_steps=30, batch_size=8, lr=3e-3, log_every=5, **overrides)
+def run(
+    tmp_path, name: str, kan: bool = True, max_steps_override: int = 30, **overrides
+) -> tuple[dict, torch.nn.Module]:
+    cfg = RunConfig(
+        output_dir=str(tmp_path / name), max_steps=max_steps_override, batch_size=8, lr=3e-3, log_every=5, **overrides
+    )
     model = tiny_bert(kan)
     final = train(cfg, model, Parity(256, 0), {"validation": Parity(100, 1)}, collate, accuracy, "accuracy")
     return final, model
@@ -77,7 +81,7 @@ def test_saved_model_keeps_kan_settings(tmp_path) -> None:
 
 def test_resume_matches_uninterrupted(tmp_path) -> None:
     """Stop after the step-10 checkpoint (a killed run), resume: same final weights."""
-    _, full = run(tmp_path, "full", save_every=10, keep_last=5)
+    full_final, full = run(tmp_path, "full", save_every=10, keep_last=5)
     with pytest.raises(KeyboardInterrupt):
         cfg = RunConfig(output_dir=str(tmp_path / "cut"), max_steps=30, batch_size=8, lr=3e-3, save_every=10)
         model = tiny_bert(True)
@@ -93,7 +97,8 @@ def test_resume_matches_uninterrupted(tmp_path) -> None:
 
         train(cfg, model, Killer(256, 0), {"validation": Parity(100, 1)}, collate, stop_after_first_checkpoint, "x")
     assert latest_checkpoint(tmp_path / "cut").name == "step_00000010"
-    _, resumed = run(tmp_path, "cut", save_every=10, resume=True)
+    resumed_final, resumed = run(tmp_path, "cut", save_every=10, resume=True)
+    assert resumed_final == full_final  # the same metrics, too
     assert json.loads((tmp_path / "cut" / "metrics.json").read_text())["resumed_from_step"] == 10
     for (n, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5, msg=n)
@@ -112,3 +117,19 @@ def test_param_groups_separate_kan_lr_and_no_decay() -> None:
         names = [n for n, p in model.named_parameters() if id(p) in ids]
         if any(n.endswith("bias") or "LayerNorm" in n for n in names):
             assert g["weight_decay"] == 0.0 and all(n.endswith("bias") or "LayerNorm" in n for n in names)
+
+
+def test_keep_last_checkpoints_and_accumulation(tmp_path) -> None:
+    """save_every=5, keep_last=2: only the newest two remain; with grad_accum=2 each step eats 2 batches."""
+    run(tmp_path, "acc", save_every=5, keep_last=2, grad_accum=2, max_steps_override=20)
+    ckpts = sorted(p.name for p in (tmp_path / "acc" / "checkpoints").iterdir())
+    assert ckpts == ["step_00000015", "step_00000020"]
+    state = json.loads((tmp_path / "acc" / "checkpoints" / "step_00000020" / "kanformer_state.json").read_text())
+    assert state == {"step": 20, "micro_batches": 40}
+
+
+def test_bf16_mixed_precision_on_cpu(tmp_path) -> None:
+    final, _ = run(tmp_path, "bf16", mixed_precision="bf16")
+    assert 0.0 <= final["validation/accuracy"] <= 1.0
+    metrics = json.loads((tmp_path / "bf16" / "metrics.json").read_text())
+    assert metrics["final"]["step"] == 30
