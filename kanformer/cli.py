@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="KAN feed-forward blocks for transformers: layers, benchmarks and reports.",
     )
     parser.add_argument("--version", action="version", version=f"kanformer {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="fit the KAN paper's first example with grid extension (the default job)")
@@ -233,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         func(args)
     except (UserError, ValueError) as err:
+        if args.debug:
+            raise
         print(f"kanformer {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

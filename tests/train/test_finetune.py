@@ -185,3 +185,27 @@ def test_yaml_config_runs_with_overrides(tmp_path: Path) -> None:
     )
     final = finetune(cfg).final
     assert final["validation/samples"] == 12 and (tmp_path / "run" / "checkpoints" / "step_00000002").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--task", "glue/nope"], "known tasks"),
+        (["--model", "no-such-model-xyz", "--task", "digits", "--max-steps", "1"], "no-such-model-xyz"),
+        (["--config", "{bad}"], "not valid YAML"),
+        (["--config", "/nonexistent.yaml"], "does not exist"),
+        (["epochz=3"], "unknown run setting"),
+        (["ffn.gridsize=3", "--ffn", "kan"], "did you mean 'grid_size'"),
+        (["--ffn", "bogus"], "preset"),
+        (["--task", "glue/mrpc", "--data-dir", "{empty}"], "mrpc"),
+    ],
+)
+def test_finetune_bad_input_is_one_line(args: list[str], expect: str, tmp_path: Path, capsys) -> None:
+    from kanformer.cli import main
+
+    (tmp_path / "bad.yaml").write_text("model: [\n")
+    (tmp_path / "empty").mkdir()
+    args = [a.format(bad=tmp_path / "bad.yaml", empty=tmp_path / "empty") for a in args]
+    assert main(["finetune", "--output-dir", str(tmp_path / "run"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expect in err and len(err.splitlines()) == 1 and "Traceback" not in err
