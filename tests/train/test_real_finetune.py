@@ -2,7 +2,8 @@
 
 The KAN variant is the affordable one at transformer width: B-spline KAN layers with
 group-shared functions (KAT-style sharing), warm-started so training begins from the
-pretrained network's function. Measured numbers are in the issue's closing note.
+pretrained network's function, grids calibrated on the training inputs. Measured (seed 0,
+40 steps of batch 16, CPU, 2 cores): original 0.860, KAN 0.914 validation accuracy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from kanformer.train import RunConfig, finetune
 BAR = 0.75  # validation accuracy both must reach (5 topics: chance is ~0.23)
 
 
+@pytest.mark.slow  # a few minutes on 2 CPU cores: scripts/test.sh -m slow
 @pytest.mark.parametrize(
     "ffn",
     [None, {"form": "kan", "init": "warm", "sharing": "group", "calibrate": "range"}],
