@@ -41,13 +41,6 @@ def parse_ffn_settings(path: str | None = None, pairs: Sequence[str] = ()) -> KA
     return parse_settings(KANFFNConfig, path, pairs)
 
 
-def _roles(adapter: FFNAdapter) -> dict[str, str]:
-    roles = {"up": adapter.up, "down": adapter.down}
-    if adapter.gate:
-        roles["gate"] = adapter.gate
-    return roles
-
-
 def _hidden(module: nn.Module) -> int:
     """The output width of an up projection (Linear, Conv1D or KANLinear)."""
     return widths(module)[1] if is_projection(module) else int(module.out_features)
@@ -81,8 +74,8 @@ def _measure(model: nn.Module, adapter: FFNAdapter, inputs: Mapping[str, torch.T
     prefix = type(model).__name__
     layers = []
     for name, block in blocks:
-        roles = {r: block.get_submodule(p) for r, p in _roles(adapter).items()}
-        keys = [f"{prefix}.{name}.{p}" for p in _roles(adapter).values()]
+        roles = {r: block.get_submodule(p) for r, p in adapter.projections.items()}
+        keys = [f"{prefix}.{name}.{p}" for p in adapter.projections.values()]
         tracked = [by_module[k] for k in keys if k in by_module]
         layers.append(
             {

@@ -53,6 +53,14 @@ class FFNAdapter:
     def gated(self) -> bool:
         return self.gate is not None
 
+    @property
+    def projections(self) -> dict[str, str]:
+        """Projection role ("up", "down", "gate") -> path inside a block."""
+        roles = {"up": self.up, "down": self.down}
+        if self.gate is not None:
+            roles["gate"] = self.gate
+        return roles
+
 
 ADAPTERS: dict[str, FFNAdapter] = {}
 

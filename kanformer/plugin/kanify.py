@@ -59,13 +59,6 @@ def _blocks(model: nn.Module, adapter: FFNAdapter) -> list[nn.Module]:
     return blocks
 
 
-def _roles(adapter: FFNAdapter) -> dict[str, str]:
-    roles = {"up": adapter.up, "down": adapter.down}
-    if adapter.gated:
-        roles["gate"] = adapter.gate
-    return roles
-
-
 def _build(specs: dict[str, LayerSpec], device: torch.device | None = None) -> dict[str, KANLinear]:
     return {r: KANLinear(s.in_features, s.out_features, device=device, **s.options) for r, s in specs.items()}
 
@@ -199,7 +192,7 @@ def _distill(block: nn.Module, adapter: FFNAdapter, x: Tensor, y: Tensor, steps:
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0)).to(x.device)
     n_val = max(1, x.shape[0] // 5)
     val, fit = perm[:n_val], perm[n_val:]
-    roles = _roles(adapter)
+    roles = adapter.projections
     down = block.get_submodule(roles["down"])
     mu = y[fit].mean(0) if down.bias is not None else torch.zeros_like(y[0])  # no bias: no shift to carry
     sigma = (y[fit] - mu).pow(2).mean().sqrt().clamp_min(1e-12)
@@ -277,10 +270,10 @@ def _install(
     installed = []
     for i in selected:
         block = blocks[i]
-        originals = {r: block.get_submodule(p) for r, p in _roles(adapter).items()}
+        originals = {r: block.get_submodule(p) for r, p in adapter.projections.items()}
         for role, m in originals.items():
             if not is_projection(m):
-                raise ValueError(f"block {i}: {adapter_path(adapter, role)} is a {type(m).__name__}, not a projection")
+                raise ValueError(f"block {i}: {adapter.projections[role]} is a {type(m).__name__}, not a projection")
         w_up, b_up = linear_params(originals["up"])
         d = w_up.shape[1]
         specs = FORMS[cfg.form](cfg, d, hidden, act, adapter.gated, warm, b_up is not None)
@@ -296,15 +289,11 @@ def _install(
                         layer.bias.copy_(b)
         dtype = w_up.dtype
         for role, layer in new.items():
-            set_path(block, _roles(adapter)[role], layer.to(dtype=dtype) if dtype.is_floating_point else layer)
+            set_path(block, adapter.projections[role], layer.to(dtype=dtype) if dtype.is_floating_point else layer)
         if not adapter.gated:
             set_path(block, adapter.act, nn.Identity())
         installed.append(new)
     return installed
-
-
-def adapter_path(adapter: FFNAdapter, role: str) -> str:
-    return _roles(adapter)[role]
 
 
 def kanify(
@@ -344,7 +333,7 @@ def kanify(
     first = blocks[selected[0]]
     w_up, b_up = linear_params(first.get_submodule(adapter.up))
     h0, d = w_up.shape
-    original_params = sum(p.numel() for r in _roles(adapter).values() for p in first.get_submodule(r).parameters())
+    original_params = sum(p.numel() for r in adapter.projections.values() for p in first.get_submodule(r).parameters())
     hidden = resolve_hidden(cfg, d, h0, act, adapter.gated, b_up is not None, original_params)
     if cfg.init == "warm" and hidden != h0:
         raise ValueError(f"init='warm' keeps the original width ({h0}), got hidden={cfg.hidden!r}; use init='distill'")
