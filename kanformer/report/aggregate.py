@@ -1,0 +1,134 @@
+"""Turn run records and bench numbers into the rows of a comparison report.
+
+``build_results`` is the only place numbers are combined: the markdown, CSV and plots
+render what it returns (and what results.json keeps), nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+#: bench numbers copied into each summary row: summary key -> path in the bench record
+BENCH_FIELDS: dict[str, tuple[str, ...]] = {
+    "params": ("params",),
+    "ffn_params": ("ffn_params",),
+    "trainable_params": ("trainable_params",),
+    "flops_per_sample": ("flops_per_sample",),
+    "train_samples_per_s": ("train", "samples_per_s"),
+    "train_tokens_per_s": ("train", "tokens_per_s"),
+    "train_step_ms": ("train", "step_ms"),
+    "infer_samples_per_s": ("inference", "samples_per_s"),
+    "latency_ms_p50": ("inference", "latency_ms_p50"),
+    "latency_ms_p95": ("inference", "latency_ms_p95"),
+    "peak_memory_mib": ("peak_memory_mib",),
+}
+
+#: summary key of a ratio vs the original -> the number it divides
+RATIOS: dict[str, str] = {
+    "params_ratio": "params",
+    "flops_ratio": "flops_per_sample",
+    "train_speed_ratio": "train_samples_per_s",
+    "infer_speed_ratio": "infer_samples_per_s",
+    "memory_ratio": "peak_memory_mib",
+}
+
+
+def _get(record: dict[str, Any] | None, path: Sequence[str]) -> Any:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not b:
+        return None
+    return a / b
+
+
+def _finite(values: list[float]) -> list[float]:
+    return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], originals: set[str]) -> list[dict[str, Any]]:
+    """One row per model x task x variant, in the order the runs came.
+
+    Each row: metric mean, sample std (None for one seed) and n over seeds; ``delta`` vs
+    the original variant of the same model and task; the bench numbers
+    (:data:`BENCH_FIELDS`) and their ratios vs the original (:data:`RATIOS`).
+    ``originals`` names the variants that are the unmodified model.
+    """
+    bench_by_key = {(b["model"], b["task"], b["variant"]): b for b in benches}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault((r["model"], r["task"], r["variant"]), []).append(r)
+    rows = []
+    for (model, task, variant), group in groups.items():
+        values = _finite([r["value"] for r in group])
+        bench = bench_by_key.get((model, task, variant))
+        row: dict[str, Any] = {
+            "model": model,
+            "task": task,
+            "variant": variant,
+            "is_original": variant in originals,
+            "metric": group[0]["metric"],
+            "mean": statistics.fmean(values) if values else None,
+            "std": statistics.stdev(values) if len(values) > 1 else None,
+            "n": len(values),
+            "seeds": [r["seed"] for r in group],
+            "finetune_seconds": statistics.fmean(r["finetune_seconds"] for r in group),
+        }
+        row.update({k: _get(bench, path) for k, path in BENCH_FIELDS.items()})
+        rows.append(row)
+    for row in rows:
+        base = next(
+            (o for o in rows if o["is_original"] and (o["model"], o["task"]) == (row["model"], row["task"])), None
+        )
+        row["delta"] = (
+            row["mean"] - base["mean"] if base and row["mean"] is not None and base["mean"] is not None else None
+        )
+        for key, field in RATIOS.items():
+            row[key] = _ratio(row[field], base[field]) if base else None
+    return rows
+
+
+def build_results(
+    config: Any,
+    runs: list[dict[str, Any]],
+    benches: list[dict[str, Any]],
+    command: str | None = None,
+    seconds: float | None = None,
+    environment: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything a report shows, JSON-able (the content of results.json).
+
+    ``config`` is a :class:`~kanformer.compare.config.CompareConfig`.
+    """
+    if environment is None:
+        from ..bench.environment import environment as current
+
+        devices = {b.get("device", "cpu") for b in benches} or {"cpu"}
+        environment = current(sorted(devices)[0])
+    originals = {name for name, ffn in config.variants.items() if ffn is None}
+    return {
+        "name": config.name,
+        "description": config.description,
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command,
+        "wall_seconds": seconds,
+        "config": config.raw,
+        "variants": config.variants,
+        "environment": environment,
+        "runs": runs,
+        "bench": benches,
+        "summary": summarize(runs, benches, originals),
+    }
+
+
+__all__ = ["BENCH_FIELDS", "RATIOS", "build_results", "summarize"]

@@ -1,0 +1,239 @@
+"""report.md from a results dict: summary, per-task tables, plots, setup and environment."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from ..bench.environment import describe
+
+_SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+
+
+def si(value: float | None, digits: int = 3) -> str:
+    """``22713216`` -> ``22.7M``; None -> ``-``."""
+    if value is None:
+        return "-"
+    for scale, suffix in _SI:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g}{suffix}"
+    return f"{value:.{digits}g}"
+
+
+def times(value: float | None) -> str:
+    return "-" if value is None else f"x{value:.2f}"
+
+
+def num(value: float | None, fmt: str = ".1f") -> str:
+    return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, fmt)
+
+
+def metric_cell(row: dict[str, Any]) -> str:
+    if row["mean"] is None:
+        return "-"
+    if row["std"] is None:
+        return f"{row['mean']:.4f} (n={row['n']})"
+    return f"{row['mean']:.4f} ± {row['std']:.4f} (n={row['n']})"
+
+
+def delta_cell(row: dict[str, Any]) -> str:
+    if row["is_original"]:
+        return "(baseline)"
+    return "-" if row["delta"] is None else f"{row['delta']:+.4f}"
+
+
+def metric_name(key: str) -> str:
+    """``validation/accuracy`` -> ``accuracy``."""
+    return key.split("/", 1)[-1]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|",
+    ]
+    return out + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("model", lambda r: r["model"]),
+    ("variant", lambda r: r["variant"]),
+    ("metric (mean ± std)", metric_cell),
+    ("Δ vs original", delta_cell),
+    ("params", lambda r: si(r["params"])),
+    ("params ×", lambda r: times(r["params_ratio"])),
+    ("FFN params", lambda r: si(r["ffn_params"])),
+    ("GFLOPs/sample", lambda r: num(None if r["flops_per_sample"] is None else r["flops_per_sample"] / 1e9, ".3g")),
+    ("train samples/s", lambda r: num(r["train_samples_per_s"])),
+    ("train ×", lambda r: times(r["train_speed_ratio"])),
+    ("infer samples/s", lambda r: num(r["infer_samples_per_s"])),
+    ("infer ×", lambda r: times(r["infer_speed_ratio"])),
+    ("latency p50/p95 ms", lambda r: f"{num(r['latency_ms_p50'])} / {num(r['latency_ms_p95'])}"),
+    ("train peak MiB", lambda r: num(r["peak_memory_mib"], ".0f")),
+]
+
+
+def _noise(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Two standard errors of the difference of two means; None without seed replicates."""
+    if a["std"] is None or b["std"] is None:
+        return None
+    return 2 * math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"])
+
+
+def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
+    """Generated findings: per model and task, the best variant, whether its lead exceeds seed
+    noise, and what the KAN variants cost in parameters and throughput."""
+    lines: list[str] = []
+    pairs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in summary:
+        pairs.setdefault((row["model"], row["task"]), []).append(row)
+    wins = total = 0
+    for (model, task), rows in pairs.items():
+        scored = [r for r in rows if r["mean"] is not None]
+        if not scored:
+            continue
+        name = metric_name(scored[0]["metric"])
+        base = next((r for r in scored if r["is_original"]), None)
+        best = max(scored, key=lambda r: r["mean"])
+        text = f"**{model} on {task}** ({name}): best is `{best['variant']}` at {best['mean']:.4f}"
+        if base is not None and best is not base:
+            total += 1
+            noise = _noise(best, base)
+            verdict = (
+                "single seed, so no noise estimate"
+                if noise is None
+                else ("beyond" if best["delta"] > noise else "within") + f" seed noise (2 SE = {noise:.4f})"
+            )
+            wins += noise is not None and best["delta"] > noise
+            text += f", {best['delta']:+.4f} over the original ({base['mean']:.4f}); {verdict}"
+        elif base is not None:
+            total += 1
+            others = [r for r in scored if r is not base]
+            if others:
+                runner = max(others, key=lambda r: r["mean"])
+                text += f" (the original); the best KAN variant `{runner['variant']}` is {runner['delta']:+.4f}"
+        costs = [
+            f"`{r['variant']}` params {times(r['params_ratio'])}, training throughput {times(r['train_speed_ratio'])}"
+            for r in rows
+            if not r["is_original"] and r["params_ratio"] is not None
+        ]
+        if costs:
+            text += ". Cost vs original: " + "; ".join(costs)
+        lines.append(f"- {text}.")
+    if total:
+        lines.insert(
+            0,
+            f"- A KAN variant beat the original model beyond seed noise in {wins} of {total} model/task pairs"
+            + (" (run several seeds to estimate noise)." if wins == 0 else "."),
+        )
+    return lines
+
+
+def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None) -> str:
+    """The whole report.md; ``plots`` maps a plot's title to its file name next to report.md."""
+    summary = results["summary"]
+    env = results.get("environment") or {}
+    out = [f"# kanformer comparison: {results['name']}", ""]
+    if results.get("description"):
+        out += [results["description"], ""]
+    minutes = results.get("wall_seconds")
+    out += [
+        f"Generated {results.get('created', '')} by `{results.get('command') or 'kanformer compare'}`"
+        + (f" in {minutes / 60:.1f} min" if minutes else "")
+        + f" on {describe(env) if env else 'an unrecorded machine'}.",
+        "",
+        "## Summary",
+        "",
+        *summary_lines(summary),
+        "",
+        "## Results",
+        "",
+        "Metric: the final evaluation of each fine-tune, mean ± sample std over seeds; Δ is the difference to "
+        "the original model's mean on the same task. Parameters, FLOPs, throughput, latency and peak memory come "
+        "from `kanformer bench` on the trained model (fixed batch shape, below); × is the ratio to the original.",
+        "",
+    ]
+    tasks: dict[str, list[dict[str, Any]]] = {}
+    for row in summary:
+        tasks.setdefault(row["task"], []).append(row)
+    for task, rows in tasks.items():
+        out += [f"### {task} ({rows[0]['metric']})", ""]
+        out += _table([c for c, _ in _COLUMNS], [[f(r) for _, f in _COLUMNS] for r in rows])
+        out.append("")
+    if plots:
+        out += ["## Plots", ""]
+        for title, file in plots.items():
+            out += [f"![{title}]({file})", ""]
+    out += _setup(results)
+    out += ["## Runs", ""]
+    out += _table(
+        ["run", "metric", "value", "fine-tune s", "train peak MiB"],
+        [
+            [
+                r["id"],
+                metric_name(r["metric"]),
+                num(r["value"], ".4f"),
+                num(r["finetune_seconds"], ".0f"),
+                num(r.get("train_peak_memory_mib"), ".0f"),
+            ]
+            for r in results["runs"]
+        ],
+    )
+    out += [
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        results.get("command") or "kanformer compare CONFIG",
+        "```",
+        "",
+        "```yaml",
+        yaml.safe_dump(results.get("config") or {}, sort_keys=False).rstrip(),
+        "```",
+        "",
+        "## Environment",
+        "",
+        "```json",
+        json.dumps(env, indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _setup(results: dict[str, Any]) -> list[str]:
+    out = ["## Setup", ""]
+    for name, ffn in (results.get("variants") or {}).items():
+        if ffn is None:
+            out.append(f"- `{name}`: the original model")
+        else:
+            keys = ("form", "hidden", "init", "calibrate", "layers", "basis", "grid_size", "sharing", "trainable")
+            out.append(f"- `{name}`: " + " ".join(f"{k}={ffn[k]}" for k in keys if k in ffn))
+    configs = {}
+    for run in results["runs"]:
+        cfg = run.get("run_config") or {}
+        shown = ("max_steps", "batch_size", "lr", "kan_lr", "schedule", "max_length", "max_train_samples")
+        configs.setdefault((run["model"], run["task"]), {k: cfg.get(k) for k in shown if cfg.get(k) is not None})
+    for (model, task), cfg in configs.items():
+        out.append(f"- training, {model} on {task}: " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
+    seen = set()
+    for b in results.get("bench", []):
+        key = (b.get("batch_size"), b.get("seq_len"), b.get("device"), b.get("dtype"), b.get("repeats"))
+        if key in seen:
+            continue
+        seen.add(key)
+        shape = "x".join(str(v) for v in b.get("input_shape", []))
+        out.append(
+            f"- bench: batch {b.get('batch_size')} (input {shape}), {b.get('device')}, {b.get('dtype')}, "
+            f"median of {b.get('repeats')} timed repeats after {b.get('warmup')} warm-up; a training step is "
+            "forward + backward + AdamW step"
+        )
+    out.append("")
+    return out
+
+
+__all__ = ["render_markdown", "summary_lines"]

@@ -1,0 +1,254 @@
+"""kanformer compare end to end on tiny models and generated fixtures: report files, skipping
+finished runs, resuming an interrupted compare, re-rendering, and up-front config validation."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+import kanformer.train.run as train_run
+from kanformer.cli import main
+from kanformer.compare import expand, load_compare_config, parse_compare_config, run_compare
+from kanformer.report import rerender
+from tasks.fixtures import write_glue_fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config(data_dir: Path) -> dict:
+    return {
+        "name": "tiny",
+        "seeds": [0, 1],
+        "train": {
+            "max_steps": 3,
+            "batch_size": 4,
+            "eval_batch_size": 16,
+            "max_length": 32,
+            "log_every": 1,
+            "max_train_samples": 24,
+            "max_eval_samples": 16,
+        },
+        "bench": {"batch_size": 2, "seq_len": 16, "warmup": 1, "repeats": 2},
+        "variants": {"original": "none", "kan": {"form": "kan", "grid_size": 3}},
+        "experiments": [
+            {
+                "models": ["tiny-bert"],
+                "tasks": ["glue/sst2"],
+                "variants": ["original", "kan"],
+                "data_dir": str(data_dir),
+            },
+            {"models": ["tiny-vit"], "tasks": ["digits"], "variants": ["original", "kan-warm"], "seeds": [0]},
+        ],
+    }
+
+
+def _write(tmp: Path, data: dict) -> Path:
+    path = tmp / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("compare")
+    write_glue_fixture("sst2", tmp / "data", n=24)
+    config_path = _write(tmp, _config(tmp / "data"))
+    report, runs = tmp / "report", tmp / "runs"
+    code = main(["compare", str(config_path), "--output-dir", str(report), "--runs-dir", str(runs)])
+    assert code == 0
+    return {"tmp": tmp, "config": config_path, "report": report, "runs": runs}
+
+
+def test_report_files_and_rows(done: dict) -> None:
+    report = done["report"]
+    for name in ("report.md", "results.json", "results.csv", "runs.csv"):
+        assert (report / name).stat().st_size > 0, name
+    for png in ("accuracy_vs_params.png", "accuracy_vs_throughput.png", "throughput.png", "training_curves.png"):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+
+    with open(report / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["model"], r["task"], r["variant"]) for r in rows] == [
+        ("tiny-bert", "glue/sst2", "original"),
+        ("tiny-bert", "glue/sst2", "kan"),
+        ("tiny-vit", "digits", "original"),
+        ("tiny-vit", "digits", "kan-warm"),
+    ]
+    assert [int(r["n"]) for r in rows] == [2, 2, 1, 1]
+    with open(report / "runs.csv") as f:
+        assert len(list(csv.DictReader(f))) == 6
+
+    results = json.loads((report / "results.json").read_text())
+    by = {(s["model"], s["variant"]): s for s in results["summary"]}
+    orig, kan = by[("tiny-bert", "original")], by[("tiny-bert", "kan")]
+    values = [r["value"] for r in results["runs"] if r["model"] == "tiny-bert" and r["variant"] == "kan"]
+    assert kan["mean"] == pytest.approx(sum(values) / 2)
+    assert kan["delta"] == pytest.approx(kan["mean"] - orig["mean"])
+    assert orig["delta"] == 0 and orig["params_ratio"] == 1
+    assert kan["params_ratio"] == pytest.approx(kan["params"] / orig["params"])
+    assert kan["params"] > orig["params"] and kan["train_samples_per_s"] > 0 and kan["infer_samples_per_s"] > 0
+    # Curves come from the runs' TensorBoard event files: log_every=1 -> one loss per step.
+    assert all(r["curve"]["step"] == [1, 2, 3] for r in results["runs"])
+
+    text = (report / "report.md").read_text()
+    assert "### glue/sst2 (validation/accuracy)" in text and "### digits (validation/accuracy)" in text
+    assert "| tiny-bert | kan |" in text and "(n=2)" in text
+    assert "![metric vs parameters](accuracy_vs_params.png)" in text
+    assert "CPU" in text and "torch" in text and "kanformer compare" in text
+
+
+def test_bench_counts_match_inspect(done: dict) -> None:
+    from kanformer.bench.inspect import inspect_model
+    from kanformer.models import load_model
+
+    results = json.loads((done["report"] / "results.json").read_text())
+    kan = next(b for b in results["bench"] if b["model"] == "tiny-bert" and b["variant"] == "kan")
+    saved = load_model(str(done["runs"] / "tiny-bert__glue-sst2__kan__seed0" / "model"))
+    after = inspect_model(saved)["after"]
+    assert (kan["params"], kan["ffn_params"]) == (after["params"], after["ffn_params"])
+
+
+def test_rerun_skips_finished_runs(done: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(done["runs"], runs)
+    stamps = {p: p.stat().st_mtime_ns for p in runs.glob("*/result.json")}
+    calls = []
+    real = train_run.finetune
+    try:
+        train_run.finetune = lambda cfg: calls.append(cfg) or real(cfg)
+        code = main(["compare", str(done["config"]), "--output-dir", str(tmp_path / "r"), "--runs-dir", str(runs)])
+    finally:
+        train_run.finetune = real
+    assert code == 0 and calls == []
+    assert capsys.readouterr().out.count("finished earlier, skipped") == 6
+    assert stamps == {p: p.stat().st_mtime_ns for p in runs.glob("*/result.json")}
+    assert (tmp_path / "r" / "report.md").is_file()
+
+
+def test_interrupted_compare_resumes(done: dict, tmp_path: Path) -> None:
+    """Killed during the 3rd fine-tune: the next compare skips the first two and runs the rest."""
+    data = _config(done["tmp"] / "data")
+    data["experiments"] = data["experiments"][:1]
+    config = load_compare_config(str(_write(tmp_path, data)))
+    real = train_run.finetune
+    calls = []
+
+    def dies_third(cfg):  # noqa: ANN001, ANN202
+        calls.append(cfg.output_dir)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(cfg)
+
+    train_run.finetune = dies_third
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_compare(config, tmp_path / "report", tmp_path / "runs", log=lambda _m: None)
+    finally:
+        train_run.finetune = real
+    assert not (tmp_path / "report" / "report.md").exists()
+    assert len(list((tmp_path / "runs").glob("*/result.json"))) == 2
+
+    calls.clear()
+    train_run.finetune = lambda cfg: calls.append(cfg.output_dir) or real(cfg)
+    try:
+        results = run_compare(config, tmp_path / "report", tmp_path / "runs", log=lambda _m: None)
+    finally:
+        train_run.finetune = real
+    assert [Path(c).name for c in calls] == [s.dirname for s in expand(config)][2:]
+    assert len(results["runs"]) == 4 and (tmp_path / "report" / "report.md").is_file()
+
+
+def test_changed_variant_reruns_only_its_runs(done: dict, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(done["runs"], runs)
+    data = _config(done["tmp"] / "data")
+    data["variants"]["kan"]["grid_size"] = 4
+    config = load_compare_config(str(_write(tmp_path, data)))
+    real = train_run.finetune
+    calls = []
+    train_run.finetune = lambda cfg: calls.append(Path(cfg.output_dir).name) or real(cfg)
+    try:
+        results = run_compare(config, tmp_path / "report", runs, log=lambda _m: None)
+    finally:
+        train_run.finetune = real
+    assert calls == ["tiny-bert__glue-sst2__kan__seed0", "tiny-bert__glue-sst2__kan__seed1"]
+    kan = next(r for r in results["runs"] if r["variant"] == "kan")
+    assert kan["ffn"]["grid_size"] == 4
+
+
+def test_report_command_rerenders_from_results(done: dict, tmp_path: Path) -> None:
+    copy = tmp_path / "report"
+    shutil.copytree(done["report"], copy)
+    before = (copy / "report.md").read_text()
+    for p in [copy / "report.md", copy / "results.csv", *copy.glob("*.png")]:
+        p.unlink()
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "report.md").read_text() == before
+    assert (copy / "results.csv").read_text() == (done["report"] / "results.csv").read_text()
+    assert len(list(copy.glob("*.png"))) == 4
+    # Nothing re-ran: rerender reads results.json only.
+    assert rerender(copy)[0].name == "report.md"
+
+
+def test_report_command_on_a_folder_without_results(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "results.json" in err
+
+
+def test_bad_config_lists_every_problem_before_running(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = _config(tmp_path)
+    data["experiments"] = [
+        {"models": ["tiny-bertt", "tiny-bert"], "tasks": ["glue/sst3"], "variants": ["original", "kann"]},
+        {"models": ["tiny-vit"], "tasks": ["glue/sst2"], "variants": ["original"]},
+    ]
+    data["train"]["max_stepz"] = 3
+    path = _write(tmp_path, data)
+    with pytest.raises(ValueError) as err:
+        load_compare_config(str(path))
+    message = str(err.value)
+    for needle in ("5 problems", "'tiny-bertt'", "did you mean 'tiny-bert'", "'glue/sst3'", "'kann'", "max_stepz"):
+        assert needle in message, needle
+    assert "takes image input but task 'glue/sst2' takes text input" in message
+
+    runs = tmp_path / "runs"
+    assert main(["compare", str(path), "--runs-dir", str(runs), "--output-dir", str(tmp_path / "r")]) == 2
+    out = capsys.readouterr()
+    assert out.err.count("\n") == 1 and "5 problems" in out.err
+    assert not runs.exists() and not (tmp_path / "r").exists()
+
+
+def test_dry_run_lists_the_matrix(done: dict, capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", str(done["config"]), "--dry-run", "--runs-dir", str(done["runs"])]) == 0
+    out = capsys.readouterr().out
+    assert "6 runs" in out and "tiny-bert/glue/sst2/kan/seed1" in out and "finished" in out
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "configs" / "study").glob("*.yaml")) + [ROOT / "configs/quickstart.yaml"]
+)
+def test_shipped_configs_are_valid(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The study configs name Hub models (unreachable here): only that check is bypassed."""
+    import kanformer.models as models
+
+    real = models.check_model
+    monkeypatch.setattr(models, "check_model", lambda name: None if "/" in name or "-base" in name else real(name))
+    config = load_compare_config(str(path))
+    specs = expand(config)
+    assert specs and all(s.variant in config.variants for s in specs)
+    if path.parent.name == "study":
+        assert {s.seed for s in specs} == {0, 1, 2} and any(v is None for v in config.variants.values())
+
+
+def test_duplicate_runs_are_rejected() -> None:
+    data = {"experiments": [{"models": ["tiny-bert"], "tasks": ["digits", "bbc-news"], "variants": ["original"]}]}
+    with pytest.raises(ValueError, match="'tiny-bert' takes text input but task 'digits' takes image input"):
+        parse_compare_config(data)
+    dup = {"experiments": [{"models": ["tiny-bert", "tiny-bert"], "tasks": ["bbc-news"], "variants": ["original"]}]}
+    with pytest.raises(ValueError, match="appears twice"):
+        expand(parse_compare_config(dup))
