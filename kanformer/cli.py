@@ -255,7 +255,6 @@ def cmd_compare(args: argparse.Namespace) -> None:
             done = os.path.isfile(os.path.join(runs_dir, spec.dirname, RESULT))
             print(f"  {spec.id}{'  (finished)' if done else ''}")
         return
-    print(f"kanformer compare {config.name}: {len(specs)} runs; runs in {runs_dir}, report in {report_dir}")
     import datasets
 
     datasets.disable_progress_bars()  # one line per run instead of a bar per split

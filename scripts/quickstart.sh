@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Set everything up on a fresh machine and run kanformer's main job on its embedded default.
-# Usage: scripts/quickstart.sh [extra arguments for `kanformer demo`]
+# Set everything up on a fresh machine and run kanformer's main job: the quickstart comparison
+# (configs/quickstart.yaml; offline, about 15 minutes on a 2-core CPU), written to reports/quickstart/.
+# Usage: scripts/quickstart.sh [extra arguments for `kanformer compare`, e.g. --output-dir DIR]
 source "$(dirname "$0")/_env.sh"
-kanformer demo "$@"
+source scripts/_datasets.sh
+export TOKENIZERS_PARALLELISM=false
+kanformer compare configs/quickstart.yaml "$@"

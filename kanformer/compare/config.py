@@ -7,6 +7,7 @@
     variants:                                    # name -> FFN spec: none, a preset, a YAML file or a mapping
       original: none
       kan-warm: {form: kan, init: warm}
+      kan-fast: {ffn: {form: kan}, train: {kan_lr: 1.0e-3}}   # FFN spec + training overrides of this variant
     experiments:                                 # each expands to models x tasks x variants x seeds
       - models: [minilm]
         tasks: [bbc-news]
@@ -54,6 +55,8 @@ class CompareConfig:
     experiments: list[Experiment]
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    variant_train: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Training overrides of a variant (e.g. its own kan_lr), applied over the experiment's."""
 
 
 @dataclass
@@ -160,9 +163,16 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
 
     variants: dict[str, dict[str, Any] | None] = {}
     declared = _mapping(data.get("variants"), "variants", problems)
+    variant_train: dict[str, dict[str, Any]] = {}
     for vname, spec in declared.items():
+        vname = str(vname)
+        if isinstance(spec, Mapping) and set(spec) and set(spec) <= {"ffn", "train"}:
+            variant_train[vname] = _mapping(spec.get("train"), f"variant {vname!r} train", problems)
+            if variant_train[vname]:
+                _check_run_settings(variant_train[vname], f"variant {vname!r} train", problems)
+            spec = spec.get("ffn")
         try:
-            variants[str(vname)] = ffn_settings("none" if spec is None else spec)
+            variants[vname] = ffn_settings("none" if spec is None else spec)
         except ValueError as err:
             problems.append(f"variant {vname!r}: {err}")
 
@@ -218,6 +228,9 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
         # A problem of the shared settings is reported once, not once per experiment.
         if own_train:
             _check_run_settings(exp_train if train_ok else own_train, f"{where}.train", problems)
+        for v in names:  # a variant's overrides must also fit with this experiment's settings
+            if variant_train.get(v) and train_ok:
+                _check_run_settings({**exp_train, **variant_train[v]}, f"{where} variant {v!r}", problems)
         if own_bench:
             _check_bench_settings(exp_bench if bench_ok else own_bench, f"{where}.bench", problems)
         exp_seeds = _as_list(block["seeds"], f"{where}.seeds", problems, int) if "seeds" in block else seeds
@@ -235,6 +248,7 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
         experiments=experiments,
         description=str(data.get("description", "")).strip(),
         raw=dict(data),
+        variant_train={k: v for k, v in variant_train.items() if k in used and v},
     )
 
 
@@ -252,8 +266,9 @@ def expand(config: CompareConfig) -> list[RunSpec]:
             for task in exp.tasks:
                 for variant in exp.variants:
                     for seed in exp.seeds:
+                        train = {**exp.train, **config.variant_train.get(variant, {})}
                         spec = RunSpec(
-                            model, task, variant, seed, config.variants[variant], exp.train, exp.bench, exp.data_dir
+                            model, task, variant, seed, config.variants[variant], train, exp.bench, exp.data_dir
                         )
                         if spec.dirname in seen:
                             raise ValueError(f"run {spec.id} appears twice in the matrix; list it once")

@@ -160,15 +160,19 @@ def run_compare(
     """Run (or resume) every run of ``config``, then write the report; returns the results dict
     (what results.json holds: runs, bench, summary, config, command, environment)."""
     from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
 
     from ..report import build_results, write_report
     from ..train.loop import latest_checkpoint
     from ..train.run import finetune
 
-    state = PartialState()
+    # As AcceleratorState does: a bare PartialState() ignores ACCELERATE_USE_CPU and then
+    # reports every CPU process as the main one.
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     say = log if state.is_main_process else (lambda _msg: None)
     runs_dir, report_dir = Path(runs_dir), Path(report_dir)
     specs = expand(config)
+    say(f"kanformer compare {config.name}: {len(specs)} runs; runs in {runs_dir}, report in {report_dir}")
     started = time.perf_counter()
     records, benches = [], {}
     for i, spec in enumerate(specs, 1):

@@ -46,6 +46,13 @@ class KANFFNConfig:
     fused: bool = False
     rational_init: str = field(default="gelu", metadata={"help": "grkan scratch: the function the units start as"})
     distill_steps: int = field(default=200, metadata={"help": "Adam steps per block for init=distill"})
+    scratch_scale: str | float = field(
+        default="match",
+        metadata={
+            "help": "init=scratch: output std of a new KAN FFN for unit-normal inputs; match = the original FFN's "
+            "(keeps the residual stream's scale, e.g. GPT-2's small output projections)"
+        },
+    )
 
     def __post_init__(self) -> None:
         self.grid_range = tuple(float(v) for v in self.grid_range)
@@ -93,6 +100,12 @@ class KANFFNConfig:
         )
         check(0.0 <= self.grid_eps <= 1.0, "grid_eps", "a fraction in [0, 1]")
         check(isinstance(self.distill_steps, int) and self.distill_steps >= 1, "distill_steps", "an integer >= 1")
+        sc = self.scratch_scale
+        check(
+            sc == "match" or (isinstance(sc, (int, float)) and not isinstance(sc, bool) and sc > 0),
+            "scratch_scale",
+            "match or a number > 0",
+        )
         if problems:
             raise ValueError("invalid KAN FFN settings: " + "; ".join(problems))
 

@@ -121,6 +121,13 @@ def _ffn_forward(block: nn.Module, adapter: FFNAdapter, x: Tensor) -> Tensor:
     return down(h)
 
 
+@torch.no_grad()
+def _output_std(block: nn.Module, adapter: FFNAdapter, d: int, like: Tensor) -> float:
+    """Std of the original FFN's output for unit-normal inputs (a scratch KAN FFN starts at this scale)."""
+    x = torch.randn(512, d, device=like.device, dtype=like.dtype)
+    return float(_ffn_forward(block, adapter, x).float().std())
+
+
 def _capture_ffn_io(
     model: nn.Module, blocks: list[nn.Module], adapter: FFNAdapter, data: Iterable[Mapping[str, Tensor]], limit: int
 ) -> list[tuple[Tensor, Tensor]]:
@@ -278,6 +285,10 @@ def _install(
         d = w_up.shape[1]
         specs = FORMS[cfg.form](cfg, d, hidden, act, adapter.gated, warm, b_up is not None)
         device = w_up.device
+        if cfg.init == "scratch" and not w_up.is_meta:
+            scale = _output_std(block, adapter, d, w_up) if cfg.scratch_scale == "match" else float(cfg.scratch_scale)
+            down = specs["down"]
+            specs["down"] = LayerSpec(down.in_features, down.out_features, {**down.options, "init_scale": scale})
         new = _build(specs, device=None if w_up.is_meta else device)
         if warm:
             with torch.no_grad():

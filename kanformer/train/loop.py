@@ -282,7 +282,10 @@ def train(
         if accelerator.is_main_process:
             _save_model(accelerator.unwrap_model(model), run_dir / "model", save_extra)
     accelerator.wait_for_everyone()
-    accelerator.end_training()
+    # Not end_training(): it also destroys the process group, and kanformer compare runs
+    # several fine-tunes in one accelerate launch.
+    for tracker in accelerator.trackers:
+        tracker.finish()
     return final
 
 

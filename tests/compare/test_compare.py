@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -252,3 +255,42 @@ def test_duplicate_runs_are_rejected() -> None:
     dup = {"experiments": [{"models": ["tiny-bert", "tiny-bert"], "tasks": ["bbc-news"], "variants": ["original"]}]}
     with pytest.raises(ValueError, match="appears twice"):
         expand(parse_compare_config(dup))
+
+
+def test_compare_under_accelerate_launch(done: dict, tmp_path: Path) -> None:
+    """Two CPU processes: every fine-tune runs data-parallel, the main process alone benches and
+    writes the report, and each run is announced once."""
+    data = _config(done["tmp"] / "data")
+    data["seeds"] = [0]
+    data["experiments"] = data["experiments"][:1]
+    config = _write(tmp_path, data)
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "kanformer"]
+    launch += ["compare", str(config), "--output-dir", str(tmp_path / "r"), "--runs-dir", str(tmp_path / "runs")]
+    out = subprocess.run(launch, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert [r["num_processes"] for r in results["runs"]] == [2, 2]
+    assert len(results["bench"]) == 2 and (tmp_path / "r" / "report.md").is_file()
+    assert out.stdout.count("tiny-bert/glue/sst2/kan/seed0: fine-tuning") == 1
+
+
+def test_variant_training_overrides() -> None:
+    data = {
+        "train": {"lr": 1e-4, "max_steps": 5},
+        "variants": {"original": None, "kan-fast": {"ffn": "kan-warm", "train": {"kan_lr": 1e-3}}},
+        "experiments": [
+            {"models": ["tiny-bert"], "tasks": ["bbc-news"], "variants": ["original", "kan-fast"]},
+            {"models": ["tiny-gpt2"], "tasks": ["bbc-news"], "variants": ["kan-fast"], "train": {"max_steps": 7}},
+        ],
+    }
+    specs = expand(parse_compare_config(data))
+    trains = {(s.model, s.variant): s.train for s in specs}
+    assert trains[("tiny-bert", "original")] == {"lr": 1e-4, "max_steps": 5}
+    assert trains[("tiny-bert", "kan-fast")] == {"lr": 1e-4, "max_steps": 5, "kan_lr": 1e-3}
+    assert trains[("tiny-gpt2", "kan-fast")] == {"lr": 1e-4, "max_steps": 7, "kan_lr": 1e-3}
+    assert next(s for s in specs if s.variant == "kan-fast").ffn["init"] == "warm"
+    data["variants"]["kan-fast"]["train"] = {"kan_lr": -1}
+    with pytest.raises(ValueError, match="variant 'kan-fast' train: invalid run settings: kan_lr"):
+        parse_compare_config(data)
