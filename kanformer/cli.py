@@ -394,6 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("directory", metavar="DIR", help="a report directory written by kanformer compare")
     rep.set_defaults(func=cmd_report)
+
+    # Subcommands whose argument parsing lives with their library code.
+    from .interpret.plot_commands import register as register_plot
+    from .tabular.commands import register as register_tabular
+
+    for register in (register_plot, register_tabular):
+        register(sub)
     return parser
 
 

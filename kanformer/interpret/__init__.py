@@ -1,0 +1,1 @@
+"""Interpretation tools: pictures and measurements of what KAN layers learned."""
