@@ -397,9 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Subcommands whose argument parsing lives with their library code.
     from .interpret.plot_commands import register as register_plot
+    from .interpret.symbolic_commands import register as register_symbolic
     from .tabular.commands import register as register_tabular
 
-    for register in (register_plot, register_tabular):
+    for register in (register_plot, register_symbolic, register_tabular):
         register(sub)
     return parser
 
