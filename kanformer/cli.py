@@ -398,9 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     # Subcommands whose argument parsing lives with their library code.
     from .interpret.plot_commands import register as register_plot
     from .interpret.symbolic_commands import register as register_symbolic
+    from .paper.commands import register as register_paper
     from .tabular.commands import register as register_tabular
 
-    for register in (register_plot, register_symbolic, register_tabular):
+    for register in (register_paper, register_plot, register_symbolic, register_tabular):
         register(sub)
     return parser
 

@@ -40,7 +40,7 @@ from matplotlib.lines import Line2D
 from torch import Tensor, nn
 
 from ..layers import KAN, KANLinear
-from ..report.plots import DPI
+from ..report.plots import DPI, save_png
 
 #: points at which each edge function is evaluated
 CURVE_POINTS = 101
@@ -131,8 +131,7 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise ValueError(f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist")
-    fig.savefig(path, dpi=DPI, format="png")
-    return path
+    return save_png(fig, path)
 
 
 # ------------------------------------------------------------- plain KAN

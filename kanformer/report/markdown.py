@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -51,12 +51,39 @@ def metric_name(key: str) -> str:
     return key.split("/", 1)[-1]
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = [
+def table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 2, align: str | None = None
+) -> list[str]:
+    """A markdown table's lines: the first ``text_columns`` left-aligned and the rest right-aligned, or
+    ``align`` as one letter per column (``l`` left, anything else right), e.g. ``"llrr"``."""
+    align = align or ("l" * text_columns + "r" * len(header))[: len(header)]
+    lines = [
         "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|",
+        "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|",
     ]
-    return out + ["| " + " | ".join(r) + " |" for r in rows]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def reproduce_section(command: str, config: Mapping[str, Any], environment: Mapping[str, Any]) -> list[str]:
+    """The closing "## Reproduce" (command and config as YAML) and "## Environment" (as JSON) sections."""
+    return [
+        "## Reproduce",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        "```yaml",
+        yaml.safe_dump(dict(config), sort_keys=False).rstrip(),
+        "```",
+        "",
+        "## Environment",
+        "",
+        "```json",
+        json.dumps(dict(environment), indent=2),
+        "```",
+        "",
+    ]
 
 
 _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
@@ -162,7 +189,7 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
         tasks.setdefault(row["task"], []).append(row)
     for task, rows in tasks.items():
         out += [f"### {task} ({rows[0]['metric']})", ""]
-        out += _table([c for c, _ in _COLUMNS], [[f(r) for _, f in _COLUMNS] for r in rows])
+        out += table([c for c, _ in _COLUMNS], [[f(r) for _, f in _COLUMNS] for r in rows])
         out.append("")
     if plots:
         out += ["## Plots", ""]
@@ -170,7 +197,7 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
             out += [f"![{title}]({file})", ""]
     out += _setup(results)
     out += ["## Runs", ""]
-    out += _table(
+    out += table(
         ["run", "metric", "value", "fine-tune s", "train peak MiB"],
         [
             [
@@ -185,22 +212,7 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
     )
     out += [
         "",
-        "## Reproduce",
-        "",
-        "```sh",
-        results.get("command") or "kanformer compare CONFIG",
-        "```",
-        "",
-        "```yaml",
-        yaml.safe_dump(results.get("config") or {}, sort_keys=False).rstrip(),
-        "```",
-        "",
-        "## Environment",
-        "",
-        "```json",
-        json.dumps(env, indent=2),
-        "```",
-        "",
+        *reproduce_section(results.get("command") or "kanformer compare CONFIG", results.get("config") or {}, env),
     ]
     return "\n".join(out)
 
@@ -236,4 +248,4 @@ def _setup(results: dict[str, Any]) -> list[str]:
     return out
 
 
-__all__ = ["render_markdown", "summary_lines"]
+__all__ = ["render_markdown", "reproduce_section", "summary_lines", "table"]

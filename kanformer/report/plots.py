@@ -14,6 +14,8 @@ pyplot: no global figure registry to leak into or close, no GUI backend, safe in
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +84,28 @@ def write_plots(results: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     for key, fig in figures.items():
         if fig is None:
             continue
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / PLOT_FILES[key]
-        fig.savefig(path, dpi=DPI)
-        written.append(path)
+        written.append(save_png(fig, out / PLOT_FILES[key]))
     return written
+
+
+def save_png(fig: Figure, path: str | os.PathLike) -> Path:
+    """Save ``fig`` as a PNG at DPI, atomically: a reader never sees half a file.
+
+    Written to a temporary file in the same folder (created if needed), made readable by all
+    (0644; like :mod:`kanformer.io`'s writers, reports are meant to be read), then renamed over ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        fig.savefig(tmp, dpi=DPI, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def variant_colors(variants: Iterable[str], originals: Iterable[str] = ("original",)) -> dict[str, str]:
@@ -130,11 +149,26 @@ def _unique(items: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
 
 
-def _panels(n: int, max_cols: int, panel_height: float, sharey: bool = False) -> tuple[Figure, list[Axes]]:
-    """A figure of n panels in rows of at most max_cols, with room below for a shared legend."""
+def panels(
+    n: int,
+    max_cols: int,
+    panel_height: float,
+    sharey: bool = False,
+    *,
+    panel_width: float | None = None,
+    legend_room: bool = True,
+) -> tuple[Figure, list[Axes]]:
+    """A figure of n panels in rows of at most max_cols, with room below for a shared :func:`legend`.
+
+    The figure is the report width wide, or ``panel_width`` inches per column when given; each row of
+    panels is ``panel_height`` inches high. ``legend_room=False`` leaves out the space for the legend
+    (for figures whose panels carry their own).
+    """
     cols = min(n, max_cols)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(_WIDTH_IN, rows * panel_height + _LEGEND_IN), dpi=DPI, layout="constrained")
+    width = _WIDTH_IN if panel_width is None else panel_width * cols
+    height = rows * panel_height + (_LEGEND_IN if legend_room else 0.0)
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = list(fig.subplots(rows, cols, squeeze=False, sharey=sharey).flat)
     for ax in axes[n:]:
@@ -142,7 +176,8 @@ def _panels(n: int, max_cols: int, panel_height: float, sharey: bool = False) ->
     return fig, axes[:n]
 
 
-def _legend(fig: Figure, handles: list[Line2D], title: str) -> None:
+def legend(fig: Figure, handles: list[Line2D], title: str) -> None:
+    """One legend for the whole figure, centred below the panels (:func:`panels` leaves room for it)."""
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=8, title=title)
 
 
@@ -161,7 +196,7 @@ def _accuracy_figure(summary: Sequence[Row], style: _Style, x_key: str, x_label:
     if not rows:
         return None
     tasks = _unique(r["task"] for r in rows)
-    fig, axes = _panels(len(tasks), max_cols=2, panel_height=3.6)
+    fig, axes = panels(len(tasks), max_cols=2, panel_height=3.6)
     for ax, task in zip(axes, tasks, strict=True):
         task_rows = [r for r in rows if r["task"] == task]
         for r in task_rows:
@@ -177,7 +212,7 @@ def _accuracy_figure(summary: Sequence[Row], style: _Style, x_key: str, x_label:
         for m in _unique(str(r.get("model")) for r in rows)
     ]
     variant_handles = _variant_handles(style, {r["variant"] for r in rows}, marker="o", linestyle="")
-    _legend(fig, variant_handles + model_handles, "colour: variant, marker: model")
+    legend(fig, variant_handles + model_handles, "colour: variant, marker: model")
     return fig
 
 
@@ -220,7 +255,7 @@ def _throughput_figure(summary: Sequence[Row], style: _Style) -> Figure | None:
     by_key = {(str(r.get("model")), str(r.get("task")), r["variant"]): r for r in rows}
     bar = 0.8 / len(variants)
     group_in = len(variants) * 0.22 + 0.3
-    fig, axes = _panels(len(speeds), max_cols=2, panel_height=max(2.5, len(groups) * group_in + 0.8), sharey=True)
+    fig, axes = panels(len(speeds), max_cols=2, panel_height=max(2.5, len(groups) * group_in + 0.8), sharey=True)
     for ax, (key, ratio_key, title) in zip(axes, speeds, strict=True):
         for g, group in enumerate(groups):
             for v, variant in enumerate(variants):
@@ -234,7 +269,7 @@ def _throughput_figure(summary: Sequence[Row], style: _Style) -> Figure | None:
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_title(f"{title}: samples/s (higher is better)", fontsize=10)
         ax.set_xlabel("samples/s", fontsize=9)
-    _legend(fig, _variant_handles(style, set(variants), linewidth=8), "variant (x: speed vs original)")
+    legend(fig, _variant_handles(style, set(variants), linewidth=8), "variant (x: speed vs original)")
     return fig
 
 
@@ -267,7 +302,7 @@ def _curves_figure(runs: Sequence[Row], style: _Style) -> Figure | None:
     groups = _unique((str(r.get("model")), str(r.get("task"))) for r, _, _ in curves)
     seeds = sorted(_unique(r.get("seed") for r, _, _ in curves), key=_seed_key)
     dash = {s: _LINESTYLES[i % len(_LINESTYLES)] for i, s in enumerate(seeds)}
-    fig, axes = _panels(len(groups), max_cols=2 if len(groups) <= 4 else 3, panel_height=3.0)
+    fig, axes = panels(len(groups), max_cols=2 if len(groups) <= 4 else 3, panel_height=3.0)
     for ax, group in zip(axes, groups, strict=True):
         for run, steps, losses in curves:
             if (str(run.get("model")), str(run.get("task"))) == group:
@@ -279,5 +314,5 @@ def _curves_figure(runs: Sequence[Row], style: _Style) -> Figure | None:
         ax.set_ylabel("loss", fontsize=9)
     handles = _variant_handles(style, {r["variant"] for r, _, _ in curves}, linewidth=2)
     handles += [Line2D([], [], color="black", linestyle=dash[s], label=f"seed {s}") for s in seeds]
-    _legend(fig, handles, "colour: variant, line: seed")
+    legend(fig, handles, "colour: variant, line: seed")
     return fig

@@ -8,16 +8,12 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import statistics
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -25,8 +21,8 @@ from tasks.tabular import HIGHER_IS_BETTER
 
 from ..bench.environment import describe
 from ..io import atomic_write_json, atomic_write_text
-from ..report.markdown import _table, metric_cell, num
-from ..report.plots import DPI, _legend, _panels, variant_colors
+from ..report.markdown import metric_cell, num, reproduce_section, table
+from ..report.plots import legend, panels, save_png, variant_colors
 
 PLOT_FILE = "metrics.png"
 MODEL_NAMES = {"kan": "KAN", "mlp": "MLP"}
@@ -177,13 +173,13 @@ def render_markdown(results: dict[str, Any], plot: str | None = PLOT_FILE) -> st
             ]
             for r in rows
         ]
-        out += [_task_header(task, info), "", *_table(header, body), ""]
+        out += [_task_header(task, info), "", *table(header, body), ""]
     if plot:
         out += ["## Plot", "", f"![test metric per task, KAN vs MLP]({plot})", ""]
     out += _setup(cfg)
     out += ["## Runs", ""]
     metrics = list(dict.fromkeys(m for info in results["tasks"].values() for m in info["metrics"]))
-    out += _table(
+    out += table(
         ["task", "model", "seed", "params", *metrics, "best epoch", "epochs", "train s"],
         [
             [
@@ -199,25 +195,7 @@ def render_markdown(results: dict[str, Any], plot: str | None = PLOT_FILE) -> st
             for r in results["runs"]
         ],
     )
-    out += [
-        "",
-        "## Reproduce",
-        "",
-        "```sh",
-        results.get("command") or "kanformer tabular",
-        "```",
-        "",
-        "```yaml",
-        yaml.safe_dump(cfg, sort_keys=False).rstrip(),
-        "```",
-        "",
-        "## Environment",
-        "",
-        "```json",
-        json.dumps(env, indent=2),
-        "```",
-        "",
-    ]
+    out += ["", *reproduce_section(results.get("command") or "kanformer tabular", cfg, env)]
     return "\n".join(out)
 
 
@@ -250,7 +228,7 @@ def _plot(results: dict[str, Any]) -> Figure | None:
         return None
     models = list(dict.fromkeys(r["model"] for r in results["summary"]))
     colors = variant_colors(models, originals=[_BASELINE])
-    fig, axes = _panels(len(tasks), max_cols=4, panel_height=3.0)
+    fig, axes = panels(len(tasks), max_cols=4, panel_height=3.0)
     for ax, task in zip(axes, tasks, strict=True):
         metric = results["tasks"][task]["metrics"][0]
         for i, model in enumerate(models):
@@ -268,22 +246,8 @@ def _plot(results: dict[str, Any]) -> Figure | None:
         ax.set_title(f"{task}: test {metric}\n({arrow} is better)", fontsize=9)
     handles = [Line2D([], [], color=colors[m], marker="o", linestyle="", label=MODEL_NAMES.get(m, m)) for m in models]
     handles.append(Line2D([], [], color="0.5", marker="o", alpha=0.35, linestyle="", label="one seed"))
-    _legend(fig, handles, "mean ± std over seeds")
+    legend(fig, handles, "mean ± std over seeds")
     return fig
-
-
-def _write_png(fig: Figure, path: Path) -> Path:
-    """Save a figure atomically, like kanformer.io's text writers: a temporary file, then a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.chmod(tmp, 0o644)  # as kanformer.io does: mkstemp files are private, reports are meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_report(results: dict[str, Any], report_dir: str | Path) -> list[Path]:
@@ -291,7 +255,7 @@ def write_report(results: dict[str, Any], report_dir: str | Path) -> list[Path]:
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     fig = _plot(results)
-    plots = [_write_png(fig, report_dir / PLOT_FILE)] if fig is not None else []
+    plots = [save_png(fig, report_dir / PLOT_FILE)] if fig is not None else []
     paths = [atomic_write_text(report_dir / "report.md", render_markdown(results, PLOT_FILE if plots else None))]
     paths.append(atomic_write_json(report_dir / "results.json", results))
     return paths + plots
