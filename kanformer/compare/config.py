@@ -121,10 +121,10 @@ def _check_run_settings(train: dict[str, Any], where: str, problems: list[str]) 
 
 
 def _check_bench_settings(bench: dict[str, Any], where: str, problems: list[str]) -> None:
-    from ..bench.model import BenchSettings
+    from ..bench.model import BenchSettings, resolve_device
 
     try:
-        from_settings(BenchSettings, bench, what="bench")
+        resolve_device(from_settings(BenchSettings, bench, what="bench"))  # cuda on a CPU-only machine: now
     except ValueError as err:
         problems.append(f"{where}: {err}")
 
@@ -246,7 +246,7 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
         name=name,
         variants={k: v for k, v in variants.items() if k in used},
         experiments=experiments,
-        description=str(data.get("description", "")).strip(),
+        description=str(data.get("description") or "").strip(),
         raw=dict(data),
         variant_train={k: v for k, v in variant_train.items() if k in used and v},
     )

@@ -196,12 +196,13 @@ def run_compare(
                 say(f"[{i}/{len(specs)}] {spec.id}: " + ("resuming" if resuming else "fine-tuning"))
                 model = finetune(cfg).model
             seconds = time.perf_counter() - t0
+            if state.is_main_process and not _finished(run_dir, cfg_dict):
+                # Written as soon as the fine-tune is complete: a run killed before this point runs (or
+                # resumes) again; a failed bench does not throw the fine-tune away.
+                atomic_write_json(run_dir / RESULT, _run_record(spec, cfg_dict, run_dir, seconds))
             if need_bench and state.is_main_process:
                 say(f"[{i}/{len(specs)}] {spec.id}: benchmarking")
                 benches[spec.bench_key] = _bench(spec, model, bench_path)
-            if state.is_main_process and not _finished(run_dir, cfg_dict):
-                # Written last: a run killed before this point runs (or resumes) again.
-                atomic_write_json(run_dir / RESULT, _run_record(spec, cfg_dict, run_dir, seconds))
             del model
             gc.collect()
             state.wait_for_everyone()

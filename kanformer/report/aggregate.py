@@ -56,6 +56,14 @@ def _finite(values: list[float]) -> list[float]:
     return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
 
 
+def _baseline(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The row the others are compared with: an unmodified model, preferably the variant named
+    ``original``, preferably one with a metric (several variants may leave the FFN alone)."""
+    originals = [r for r in rows if r["is_original"]]
+    originals.sort(key=lambda r: (r["mean"] is None, r["variant"] != "original"))
+    return originals[0] if originals else None
+
+
 def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], originals: set[str]) -> list[dict[str, Any]]:
     """One row per model x task x variant, in the order the runs came.
 
@@ -86,10 +94,12 @@ def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], origina
         }
         row.update({k: _get(bench, path) for k, path in BENCH_FIELDS.items()})
         rows.append(row)
+    bases = {
+        key: _baseline([r for r in rows if (r["model"], r["task"]) == key])
+        for key in {(r["model"], r["task"]) for r in rows}
+    }
     for row in rows:
-        base = next(
-            (o for o in rows if o["is_original"] and (o["model"], o["task"]) == (row["model"], row["task"])), None
-        )
+        base = bases[(row["model"], row["task"])]
         row["delta"] = (
             row["mean"] - base["mean"] if base and row["mean"] is not None and base["mean"] is not None else None
         )

@@ -49,11 +49,12 @@ def write_report(results: dict[str, Any], report_dir: str | Path) -> list[Path]:
 
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
+    # results.json first: whatever fails after it, `kanformer report` can render again from it.
+    results_path = atomic_write_json(report_dir / RESULTS, results)
     plots = write_plots(results, report_dir)
     names = {p.name for p in plots}
     titles = {_PLOT_TITLES.get(key, key): file for key, file in PLOT_FILES.items() if file in names}
-    paths = [atomic_write_text(report_dir / "report.md", render_markdown(results, titles))]
-    paths.append(atomic_write_json(report_dir / RESULTS, results))
+    paths = [atomic_write_text(report_dir / "report.md", render_markdown(results, titles)), results_path]
     paths.append(atomic_write_text(report_dir / "results.csv", _csv(results["summary"])))
     paths.append(atomic_write_text(report_dir / "runs.csv", _csv(_run_rows(results["runs"]))))
     return paths + list(plots)

@@ -192,6 +192,8 @@ def train(
         num_training_steps=cfg.max_steps,
     )
     model, optimizer, train_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, scheduler)
+    if accelerator.device.type == "cuda":  # the run's own peak, not an earlier run's in this process
+        torch.cuda.reset_peak_memory_stats(accelerator.device)
     eval_dls = {k: accelerator.prepare(v) for k, v in eval_dls.items()}
     accelerator.init_trackers("tb", config=_hparams(cfg))
 

@@ -76,7 +76,8 @@ def finetune(cfg: RunConfig) -> FinetuneResult:
         save_extra=[processor],
         accelerator=accelerator,
     )
-    return FinetuneResult(final, accelerator.unwrap_model(model))
+    # Without accelerate's autocast wrapper: the caller (e.g. a bench) chooses its own precision.
+    return FinetuneResult(final, accelerator.unwrap_model(model, keep_fp32_wrapper=False))
 
 
 def _head(dataset: Any, n: int | None) -> Any:

@@ -236,11 +236,14 @@ def test_dry_run_lists_the_matrix(done: dict, capsys: pytest.CaptureFixture) -> 
     "path", sorted((ROOT / "configs" / "study").glob("*.yaml")) + [ROOT / "configs/quickstart.yaml"]
 )
 def test_shipped_configs_are_valid(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The study configs name Hub models (unreachable here): only that check is bypassed."""
+    """The study configs name Hub models and bench on CUDA (neither available here): only those two
+    checks are bypassed."""
+    import kanformer.bench.model as bench_model
     import kanformer.models as models
 
     real = models.check_model
     monkeypatch.setattr(models, "check_model", lambda name: None if "/" in name or "-base" in name else real(name))
+    monkeypatch.setattr(bench_model, "resolve_device", lambda settings: settings.device)
     config = load_compare_config(str(path))
     specs = expand(config)
     assert specs and all(s.variant in config.variants for s in specs)
@@ -293,4 +296,55 @@ def test_variant_training_overrides() -> None:
     assert next(s for s in specs if s.variant == "kan-fast").ffn["init"] == "warm"
     data["variants"]["kan-fast"]["train"] = {"kan_lr": -1}
     with pytest.raises(ValueError, match="variant 'kan-fast' train: invalid run settings: kan_lr"):
+        parse_compare_config(data)
+
+
+def test_failed_bench_keeps_the_finished_fine_tune(done: dict, tmp_path: Path) -> None:
+    import kanformer.compare.run as compare_run
+
+    data = _config(done["tmp"] / "data")
+    data["seeds"], data["experiments"] = [0], data["experiments"][:1]
+    data["experiments"][0]["variants"] = ["original"]
+    config = load_compare_config(str(_write(tmp_path, data)))
+    real_bench = compare_run._bench
+    compare_run._bench = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory"))
+    try:
+        with pytest.raises(RuntimeError):
+            run_compare(config, tmp_path / "report", tmp_path / "runs", log=lambda _m: None)
+    finally:
+        compare_run._bench = real_bench
+    calls = []
+    real = train_run.finetune
+    train_run.finetune = lambda cfg: calls.append(cfg) or real(cfg)
+    try:
+        results = run_compare(config, tmp_path / "report", tmp_path / "runs", log=lambda _m: None)
+    finally:
+        train_run.finetune = real
+    assert calls == [] and len(results["bench"]) == 1 and results["summary"][0]["train_samples_per_s"] > 0
+
+
+def test_baseline_is_the_variant_named_original() -> None:
+    from kanformer.report import summarize
+    from kanformer.report.markdown import summary_lines
+
+    def run(variant: str, value: float | None) -> dict:
+        return {"model": "m", "task": "t", "variant": variant, "seed": 0, "metric": "validation/accuracy",
+                "value": value, "finetune_seconds": 1.0}  # fmt: skip
+
+    runs = [run("other-lr", None), run("original", 0.7), run("kan", 0.6)]
+    rows = summarize(runs, [], originals={"other-lr", "original"})
+    by = {r["variant"]: r for r in rows}
+    assert by["original"]["delta"] == 0 and by["kan"]["delta"] == pytest.approx(-0.1)
+    text = "\n".join(summary_lines(rows))
+    assert "best is `original` at 0.7000 (the original)" in text and "`kan`, is -0.1000" in text
+
+
+def test_cuda_bench_without_cuda_is_rejected_up_front(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible here: bench on cuda is valid")
+    data = {"bench": {"device": "cuda"}, "experiments": [{"models": ["tiny-bert"], "tasks": ["bbc-news"],
+                                                        "variants": ["original"]}]}  # fmt: skip
+    with pytest.raises(ValueError, match="no CUDA device is visible"):
         parse_compare_config(data)
