@@ -89,17 +89,25 @@ def _inspect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", action="store_true", help="print markdown tables instead of plain text")
 
 
+def _late_options(
+    args: argparse.Namespace, command: str, usage: str, add_options: Callable[[argparse.ArgumentParser], None]
+) -> list[str]:
+    """Read the options written among or after the key=value pairs (argparse's REMAINDER keeps them
+    in ``args.settings``) into ``args``; returns the rest. ``--help`` there prints the command's help."""
+    late = argparse.ArgumentParser(
+        prog=f"kanformer {command}", usage=usage, add_help=False, argument_default=argparse.SUPPRESS
+    )
+    add_options(late)
+    extra, rest = late.parse_known_args(args.settings)
+    if any(p in ("-h", "--help") for p in rest):
+        build_parser().parse_args([command, "--help"])
+    vars(args).update(vars(extra))
+    return rest
+
+
 def cmd_inspect(args: argparse.Namespace) -> None:
     """Parameters, FLOPs and weight memory of a model before and after kanify."""
-    # key=value pairs may come before or after the options: the options among them are read here.
-    late = argparse.ArgumentParser(
-        prog="kanformer inspect", usage=_INSPECT_USAGE, add_help=False, argument_default=argparse.SUPPRESS
-    )
-    _inspect_options(late)
-    extra, pairs = late.parse_known_args(args.settings)
-    if any(p in ("-h", "--help") for p in pairs):
-        build_parser().parse_args(["inspect", "--help"])
-    vars(args).update(vars(extra))
+    pairs = _late_options(args, "inspect", _INSPECT_USAGE, _inspect_options)
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise UserError(
             f"--json {args.json}: the folder {os.path.dirname(os.path.abspath(args.json))!r} does not exist"
@@ -150,15 +158,7 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     """Training-step and inference throughput, latency and peak memory of a model's FFN variants."""
-    # key=value pairs may come before or after the options: the options among them are read here.
-    late = argparse.ArgumentParser(
-        prog="kanformer bench", usage=_BENCH_USAGE, add_help=False, argument_default=argparse.SUPPRESS
-    )
-    _bench_options(late)
-    extra, rest = late.parse_known_args(args.settings)
-    if any(p in ("-h", "--help") for p in rest):
-        build_parser().parse_args(["bench", "--help"])
-    vars(args).update(vars(extra))
+    rest = _late_options(args, "bench", _BENCH_USAGE, _bench_options)
     # --ffn takes several values, so it also swallows the key=value pairs written after it.
     specs = [s for s in args.ffn or ["none", "kan"] if "=" not in s]
     pairs = [s for s in args.ffn or [] if "=" in s] + rest

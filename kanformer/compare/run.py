@@ -181,7 +181,8 @@ def run_compare(
         cfg_dict = cfg.to_dict()
         bench_path = runs_dir / "bench" / f"{spec.bench_key}.json"
         need_bench = spec.bench_key not in benches and not _bench_done(bench_path, spec)
-        if _finished(run_dir, cfg_dict) and not need_bench:
+        finished = _finished(run_dir, cfg_dict)  # a finished run is never stale: same settings
+        if finished and not need_bench:
             say(f"[{i}/{len(specs)}] {spec.id}: finished earlier, skipped")
         else:
             if state.is_main_process and _stale(run_dir, cfg_dict):
@@ -189,14 +190,14 @@ def run_compare(
                 shutil.rmtree(run_dir)
             state.wait_for_everyone()
             t0 = time.perf_counter()
-            if _finished(run_dir, cfg_dict):
+            if finished:
                 model = _model_for_bench(spec, run_dir)  # only the bench is missing
             else:
                 resuming = latest_checkpoint(run_dir) is not None
                 say(f"[{i}/{len(specs)}] {spec.id}: " + ("resuming" if resuming else "fine-tuning"))
                 model = finetune(cfg).model
             seconds = time.perf_counter() - t0
-            if state.is_main_process and not _finished(run_dir, cfg_dict):
+            if state.is_main_process and not finished:
                 # Written as soon as the fine-tune is complete: a run killed before this point runs (or
                 # resumes) again; a failed bench does not throw the fine-tune away.
                 atomic_write_json(run_dir / RESULT, _run_record(spec, cfg_dict, run_dir, seconds))

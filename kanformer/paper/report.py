@@ -23,9 +23,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
-from ..bench.environment import describe, environment
+from ..bench.environment import environment
 from ..io import atomic_write_json, atomic_write_text
-from ..report.markdown import reproduce_section, table
+from ..report.markdown import generated_line, reproduce_section, table
 from ..report.plots import panels, save_png
 from .scaling import pareto_front
 
@@ -60,15 +60,12 @@ def _alpha(value: float | None) -> str:
 
 def _header(results: Row, title: str) -> list[str]:
     env = results.get("environment") or {}
-    seconds = results.get("wall_seconds")
     libs = ", ".join(f"{k} {env[k]}" for k in ("scipy", "numpy", "matplotlib") if env.get(k))
     out = [f"# {title}: `{results['name']}`", ""]
     if results.get("description"):
         out += [str(results["description"]).strip(), ""]
     out += [
-        f"Generated {results.get('created', '')} by `{results.get('command') or 'kanformer paper'}`"
-        + (f" in {seconds / 60:.1f} min" if seconds else "")
-        + f" on {describe(env) if env else 'an unrecorded machine'}"
+        generated_line(results, "kanformer paper")
         + (f" (torch threads: {env.get('torch_threads')}; {libs})" if env else "")
         + ".",
         "",

@@ -164,6 +164,18 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def generated_line(results: Mapping[str, Any], default_command: str) -> str:
+    """'Generated <when> by `<command>` in <N> min on <hardware, versions>' (no final full stop), from
+    the created / command / wall_seconds / environment entries every results.json holds."""
+    env = results.get("environment") or {}
+    seconds = results.get("wall_seconds")
+    return (
+        f"Generated {results.get('created', '')} by `{results.get('command') or default_command}`"
+        + (f" in {seconds / 60:.1f} min" if seconds else "")
+        + f" on {describe(env) if env else 'an unrecorded machine'}"
+    )
+
+
 def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None) -> str:
     """The whole report.md; ``plots`` maps a plot's title to its file name next to report.md."""
     summary = results["summary"]
@@ -171,11 +183,8 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
     out = [f"# kanformer comparison: {results['name']}", ""]
     if results.get("description"):
         out += [results["description"], ""]
-    minutes = results.get("wall_seconds")
     out += [
-        f"Generated {results.get('created', '')} by `{results.get('command') or 'kanformer compare'}`"
-        + (f" in {minutes / 60:.1f} min" if minutes else "")
-        + f" on {describe(env) if env else 'an unrecorded machine'}.",
+        generated_line(results, "kanformer compare") + ".",
         "",
         "## Summary",
         "",
@@ -252,4 +261,4 @@ def _setup(results: dict[str, Any]) -> list[str]:
     return out
 
 
-__all__ = ["render_markdown", "reproduce_section", "summary_lines", "table"]
+__all__ = ["generated_line", "render_markdown", "reproduce_section", "summary_lines", "table"]

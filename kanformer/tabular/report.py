@@ -19,9 +19,8 @@ from matplotlib.lines import Line2D
 
 from tasks.tabular import HIGHER_IS_BETTER
 
-from ..bench.environment import describe
 from ..io import atomic_write_json, atomic_write_text
-from ..report.markdown import metric_cell, num, reproduce_section, table
+from ..report.markdown import generated_line, metric_cell, num, reproduce_section, table
 from ..report.plots import legend, panels, save_png, variant_colors
 
 PLOT_FILE = "metrics.png"
@@ -136,14 +135,11 @@ def _task_header(task: str, info: dict[str, Any]) -> str:
 def render_markdown(results: dict[str, Any], plot: str | None = PLOT_FILE) -> str:
     """The whole report.md of a results dict (what results.json holds)."""
     cfg, env = results["config"], results.get("environment") or {}
-    seconds = results.get("wall_seconds")
     out = [f"# KAN vs MLP on tabular data at matched parameters ({results['name']})", ""]
     if results.get("description"):
         out += [results["description"], ""]
     out += [
-        f"Generated {results.get('created', '')} by `{results.get('command') or 'kanformer tabular'}`"
-        + (f" in {seconds / 60:.1f} min" if seconds else "")
-        + f" on {describe(env) if env else 'an unrecorded machine'}.",
+        generated_line(results, "kanformer tabular") + ".",
         "",
         "## Summary",
         "",
