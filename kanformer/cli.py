@@ -140,8 +140,8 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
         "--ffn",
         nargs="+",
         metavar="SPEC",
-        help="FFN variants: none (original), a preset (kan, kan-warm, kan-match-params, grkan, grkan-warm) "
-        "or a YAML file of KAN FFN settings (default: none kan)",
+        help="FFN variants: none (original), a preset (kan, kan-match-params, kan-warm, kan-distill, grkan, "
+        "grkan-warm) or a YAML file of KAN FFN settings (default: none kan)",
     )
     p.add_argument("--task", help="take the head and num_labels from a task (glue/sst2, cifar10, ...)")
     p.add_argument("--batch-size", type=int, metavar="N", help="samples per batch (default 8)")
@@ -246,6 +246,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
         raise UserError(" ".join(str(err).split())) from None
     report_dir = args.output_dir or os.path.join("reports", config.name)
     runs_dir = args.runs_dir or os.path.join("runs", config.name)
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads {args.threads}: give a number of threads >= 1")
+    reference = None
+    if args.reference:  # read before running: --output-dir may be the reference itself (regenerating it)
+        from .report import load_results
+
+        reference = load_results(args.reference)
     specs = expand(config)
     if args.dry_run:
         from .compare.run import RESULT
@@ -258,7 +265,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
     import datasets
 
     datasets.disable_progress_bars()  # one line per run instead of a bar per split
-    run_compare(config, report_dir, runs_dir, command=_command(args))
+    results = run_compare(config, report_dir, runs_dir, command=_command(args), threads=args.threads)
+    from accelerate import PartialState
+
+    if reference is not None and PartialState().is_main_process:  # set up by run_compare: one print per launch
+        from .report.reference import render_against
+
+        print(render_against(results, reference, args.reference))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -361,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--task", help="glue/<task>, cifar10, cifar100, fashion-mnist, digits, bbc-news")
     ft.add_argument(
         "--ffn",
-        help="none (original), a preset (kan, kan-warm, kan-match-params, grkan, grkan-warm) "
+        help="none (original), a preset (kan, kan-match-params, kan-warm, kan-distill, grkan, grkan-warm) "
         "or a YAML file of KAN FFN settings",
     )
     ft.add_argument("--data-dir", help="local task files in the real schema (offline)")
@@ -384,6 +397,18 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--output-dir", help="the report directory (default reports/<name>)")
     cmp.add_argument("--runs-dir", help="where the runs live, the resumable state (default runs/<name>)")
     cmp.add_argument("--dry-run", action="store_true", help="list the runs (and which finished) without running")
+    cmp.add_argument(
+        "--reference",
+        metavar="DIR",
+        help="a report directory (e.g. reports/quickstart) to print this run's numbers beside, with the differences",
+    )
+    cmp.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch intra-op threads for every run (default: torch's); CPU numbers are reproducible only at "
+        "the same count",
+    )
     cmp.set_defaults(func=cmd_compare)
 
     rep = sub.add_parser(

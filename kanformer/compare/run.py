@@ -95,7 +95,13 @@ def read_scalars(run_dir: Path, tag: str) -> tuple[list[int], list[float]]:
     return steps, [points[s] for s in steps]
 
 
-def _run_record(spec: RunSpec, cfg_dict: dict[str, Any], run_dir: Path, seconds: float) -> dict[str, Any]:
+#: what kanify records about fitting new FFNs to the original ones, kept in each run's result
+FIT_KEYS = ("hidden", "distill_r2", "distill_seconds", "distill_e2e_loss", "calibrate_r2")
+
+
+def _run_record(
+    spec: RunSpec, cfg_dict: dict[str, Any], run_dir: Path, seconds: float, kanify: dict[str, Any] | None = None
+) -> dict[str, Any]:
     from tasks import get_task
 
     task = get_task(spec.task)
@@ -120,6 +126,7 @@ def _run_record(spec: RunSpec, cfg_dict: dict[str, Any], run_dir: Path, seconds:
         "curve": {"step": steps, "loss": loss},
         "eval_curve": {"step": [e["step"] for e in evals], "value": [e[key] for e in evals]},
         "ffn": spec.ffn,
+        "kanify": {k: kanify[k] for k in FIT_KEYS if k in kanify} if kanify else None,
         "run_config": cfg_dict,
     }
 
@@ -156,9 +163,32 @@ def run_compare(
     runs_dir: str | Path,
     command: str | None = None,
     log: Callable[[str], None] = print,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) every run of ``config``, then write the report; returns the results dict
-    (what results.json holds: runs, bench, summary, config, command, environment)."""
+    (what results.json holds: runs, bench, summary, config, command, environment).
+
+    ``threads`` pins torch's intra-op threads for every fine-tune and bench (then restores them):
+    CPU results depend on it (a reduction split over 2 threads rounds differently than over 1),
+    so a report can be reproduced exactly only with the thread count its environment records.
+    """
+    import torch
+
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads={threads} is invalid: a number of threads >= 1")
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run_compare(config, Path(report_dir), Path(runs_dir), command, log)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run_compare(
+    config: CompareConfig, report_dir: Path, runs_dir: Path, command: str | None, log: Callable[[str], None]
+) -> dict[str, Any]:
+    import torch
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
 
@@ -170,9 +200,11 @@ def run_compare(
     # reports every CPU process as the main one.
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     say = log if state.is_main_process else (lambda _msg: None)
-    runs_dir, report_dir = Path(runs_dir), Path(report_dir)
     specs = expand(config)
-    say(f"kanformer compare {config.name}: {len(specs)} runs; runs in {runs_dir}, report in {report_dir}")
+    say(
+        f"kanformer compare {config.name}: {len(specs)} runs; runs in {runs_dir}, report in {report_dir}; "
+        f"{torch.get_num_threads()} torch threads"
+    )
     started = time.perf_counter()
     records, benches = [], {}
     for i, spec in enumerate(specs, 1):
@@ -200,7 +232,8 @@ def run_compare(
             if state.is_main_process and not finished:
                 # Written as soon as the fine-tune is complete: a run killed before this point runs (or
                 # resumes) again; a failed bench does not throw the fine-tune away.
-                atomic_write_json(run_dir / RESULT, _run_record(spec, cfg_dict, run_dir, seconds))
+                record = getattr(model.config, "kanformer", None)
+                atomic_write_json(run_dir / RESULT, _run_record(spec, cfg_dict, run_dir, seconds, record))
             if need_bench and state.is_main_process:
                 say(f"[{i}/{len(specs)}] {spec.id}: benchmarking")
                 benches[spec.bench_key] = _bench(spec, model, bench_path)

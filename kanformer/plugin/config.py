@@ -37,7 +37,13 @@ class KANFFNConfig:
     basis: str = field(default="bspline", metadata={"help": "bspline | rbf | chebyshev | fourier | rational"})
     grid_size: int = 5
     spline_order: int = 3
-    grid_range: tuple[float, float] = (-1.0, 1.0)
+    grid_range: tuple[float, float] = field(
+        default=(-3.0, 3.0),
+        metadata={
+            "help": "B-spline grid; FFN inputs are LayerNorm outputs (about unit variance): (-3, 3) covers them, "
+            "(-1, 1) leaves 31% outside and stalls scratch training (configs/ablation/scratch-kan.yaml)"
+        },
+    )
     base_activation: str = field(default="silu", metadata={"help": "scratch only; warm sets it from the model"})
     sharing: str = field(default="edge", metadata={"help": "edge | group (form=kan)"})
     groups: int = 8
@@ -45,7 +51,16 @@ class KANFFNConfig:
     grid_eps: float = 0.02
     fused: bool = False
     rational_init: str = field(default="gelu", metadata={"help": "grkan scratch: the function the units start as"})
-    distill_steps: int = field(default=200, metadata={"help": "Adam steps per block for init=distill"})
+    distill_steps: int = field(
+        default=300, metadata={"help": "init=distill: most Adam steps per block (early stop on held-out tokens)"}
+    )
+    distill_rows: int = field(
+        default=16384, metadata={"help": "init=distill / calibrate: real tokens of hidden states sampled per block"}
+    )
+    distill_e2e_steps: int = field(
+        default=0,
+        metadata={"help": "init=distill: steps matching every layer's hidden states to the original model's after"},
+    )
     scratch_scale: str | float = field(
         default="match",
         metadata={
@@ -100,6 +115,12 @@ class KANFFNConfig:
         )
         check(0.0 <= self.grid_eps <= 1.0, "grid_eps", "a fraction in [0, 1]")
         check(isinstance(self.distill_steps, int) and self.distill_steps >= 1, "distill_steps", "an integer >= 1")
+        check(isinstance(self.distill_rows, int) and self.distill_rows >= 16, "distill_rows", "an integer >= 16")
+        check(
+            isinstance(self.distill_e2e_steps, int) and self.distill_e2e_steps >= 0,
+            "distill_e2e_steps",
+            "an integer >= 0",
+        )
         sc = self.scratch_scale
         check(
             sc == "match" or (isinstance(sc, (int, float)) and not isinstance(sc, bool) and sc > 0),

@@ -105,6 +105,18 @@ def convert(model: PreTrainedModel) -> None:
     """Turn a kanified model and its config into their registered KAN classes, in place."""
     model.config.__class__ = kan_config_class(type(model.config))
     model.__class__ = kan_model_class(type(model))
+    _register_output_capture(model)
+
+
+def _register_output_capture(model: PreTrainedModel) -> None:
+    """transformers v5 records hidden states and attentions through hooks it looks up by the model's
+    class name, registered in ``__init__``; a class swapped in afterwards must be registered too, or
+    ``output_hidden_states=True`` silently returns None."""
+    try:
+        from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
+    except ImportError:  # an older transformers without the registry: nothing to do
+        return
+    _CAN_RECORD_REGISTRY[model] = getattr(model, "_can_record_outputs", None)
 
 
 def from_pretrained(path: str, **kwargs: Any) -> PreTrainedModel:

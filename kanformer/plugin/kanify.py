@@ -21,7 +21,15 @@ from ..layers.basis.bspline import BSplineBasis
 from ..layers.basis.rational import refit_to_samples
 from .adapters import FFNAdapter, activation_name, adapter_for, find_blocks, is_projection, linear_params, set_path
 from .config import KANFFNConfig
+from .distill import DistillSettings, Teacher, capture_inputs, distill_ffns, reiterable, solve_layer
 from .forms import FORMS, LayerSpec
+
+#: inits whose KAN FFN has the warm layout (identity up base, the model's activation on the down base)
+WARM_LAYOUT = ("warm", "distill")
+
+
+def _distill_settings(cfg: KANFFNConfig, rows: int) -> DistillSettings:
+    return DistillSettings(rows=rows, steps=cfg.distill_steps, e2e_steps=cfg.distill_e2e_steps)
 
 
 def _num_layers(config: Any) -> int | None:
@@ -91,7 +99,7 @@ def resolve_hidden(cfg: KANFFNConfig, d: int, h0: int, act: str, gated: bool, bi
     if cfg.hidden == "keep":
         return h0
     build = FORMS[cfg.form]
-    warm = cfg.init == "warm"
+    warm = cfg.init in WARM_LAYOUT
     step = cfg.groups if (cfg.form == "grkan" or cfg.sharing == "group") else 1
     if cfg.hidden == "match-params":
         measure, target = (lambda h: _count(build(cfg, d, h, act, gated, warm, bias))), original_params
@@ -128,39 +136,16 @@ def _output_std(block: nn.Module, adapter: FFNAdapter, d: int, like: Tensor) -> 
     return float(_ffn_forward(block, adapter, x).float().std())
 
 
-def _capture_ffn_io(
-    model: nn.Module, blocks: list[nn.Module], adapter: FFNAdapter, data: Iterable[Mapping[str, Tensor]], limit: int
-) -> list[tuple[Tensor, Tensor]]:
-    """Inputs (S, d) and outputs (S, d) of each block's FFN on real batches (at most ``limit`` rows)."""
-    store: list[list[Tensor]] = [[] for _ in blocks]
-    hooks = [
-        b.get_submodule(adapter.up).register_forward_hook(lambda m, inp, out, i=i: store[i].append(inp[0].detach()))
-        for i, b in enumerate(blocks)
-    ]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for batch in data:
-                model(**batch)
-                if sum(t.numel() // t.shape[-1] for t in store[0]) >= limit:
-                    break
-    finally:
-        for hk in hooks:
-            hk.remove()
-        model.train(was_training)
-    if not store[0]:
-        raise ValueError("calibration data is empty: pass at least one batch of model inputs")
-    out = []
-    for b, xs in zip(blocks, store, strict=True):
-        x = torch.cat([t.reshape(-1, t.shape[-1]) for t in xs])[:limit]
-        with torch.no_grad():
-            out.append((x, _ffn_forward(b, adapter, x)))
-    return out
+def _calibrate(
+    new: dict[str, KANLinear], block: nn.Module, adapter: FFNAdapter, x: Tensor, cfg: KANFFNConfig, teacher: Teacher
+) -> float:
+    """Fit each new layer's grid (kan) or rational units (grkan) to the inputs x (S, d) it sees.
 
-
-def _calibrate(new: dict[str, KANLinear], block: nn.Module, adapter: FFNAdapter, x: Tensor, cfg: KANFFNConfig) -> None:
-    """Fit each new layer's grid (kan) or rational units (grkan) to the inputs it sees."""
+    For grkan with a warm start, the down Linear is then re-solved by least squares so that
+    the FFN's output matches the original MLP's on those tokens: the rational units only
+    approximate the activation, and W2 can absorb most of what they miss. Returns the R^2
+    of the calibrated FFN against the original on x (1.0 when nothing is approximated).
+    """
     with torch.no_grad():
         first = ("gate", "up") if adapter.gated else ("up",)
         inputs = {role: x for role in first}
@@ -173,6 +158,11 @@ def _calibrate(new: dict[str, KANLinear], block: nn.Module, adapter: FFNAdapter,
                 layer.update_grid(inputs[role], 1.0 if cfg.calibrate == "range" else cfg.grid_eps)
             else:
                 _refit_rationals(layer, inputs[role])
+        y = teacher(x)
+        if cfg.form == "grkan" and cfg.init == "warm":
+            solve_layer(new["down"], inputs["down"], y)
+        fitted = new["down"](inputs["down"]).float()
+        return float(1 - (fitted - y).pow(2).sum() / (y - y.mean(0)).pow(2).sum().clamp_min(1e-30))
 
 
 def _refit_rationals(layer: KANLinear, x: Tensor) -> None:
@@ -185,59 +175,6 @@ def _refit_rationals(layer: KANLinear, x: Tensor) -> None:
     a, b, _ = refit_to_samples(layer.coefficients, layer.basis.denominator, target, samples)
     layer.coefficients.copy_(a)
     layer.basis.denominator.copy_(b)
-
-
-def _distill(block: nn.Module, adapter: FFNAdapter, x: Tensor, y: Tensor, steps: int) -> float:
-    """Fit the (new) FFN map of ``block`` to y on x with Adam; return R^2 on held-out rows.
-
-    A fifth of the rows (shuffled) is held out. The targets are standardised (FFN
-    outputs can be 100x below a fresh layer's scale, and Adam's steps are absolute);
-    the down layer starts at zero output (the mean, R^2 = 0) and the parameters with
-    the best held-out error are kept, so a wide KAN fitted to few rows cannot end worse
-    than the mean. The down layer's output-side maps are rescaled back at the end.
-    """
-    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0)).to(x.device)
-    n_val = max(1, x.shape[0] // 5)
-    val, fit = perm[:n_val], perm[n_val:]
-    roles = adapter.projections
-    down = block.get_submodule(roles["down"])
-    mu = y[fit].mean(0) if down.bias is not None else torch.zeros_like(y[0])  # no bias: no shift to carry
-    sigma = (y[fit] - mu).pow(2).mean().sqrt().clamp_min(1e-12)
-    y = (y - mu) / sigma
-    out_maps = [
-        getattr(down, n) for n in ("base_weight", "spline_weight", "weight") if getattr(down, n, None) is not None
-    ]
-    with torch.no_grad():
-        for w in out_maps:
-            w.zero_()
-        if down.bias is not None:
-            down.bias.zero_()
-    params = [p for role in roles.values() for p in block.get_submodule(role).parameters()]
-    opt = torch.optim.Adam(params, lr=3e-3)
-
-    def val_sse() -> float:
-        with torch.no_grad():
-            return float((_ffn_forward(block, adapter, x[val]) - y[val]).pow(2).sum())
-
-    best, best_state = val_sse(), [p.detach().clone() for p in params]
-    for step in range(1, steps + 1):
-        opt.zero_grad()
-        loss = (_ffn_forward(block, adapter, x[fit]) - y[fit]).pow(2).mean()
-        loss.backward()
-        opt.step()
-        if step % 10 == 0 or step == steps:
-            sse = val_sse()
-            if sse < best:
-                best, best_state = sse, [p.detach().clone() for p in params]
-    with torch.no_grad():
-        for p, b in zip(params, best_state, strict=True):
-            p.copy_(b)
-        sst = float((y[val] - y[fit].mean(0)).pow(2).sum())
-        for w in out_maps:
-            w.mul_(sigma)
-        if down.bias is not None:
-            down.bias.mul_(sigma).add_(mu)
-    return 1 - best / sst
 
 
 def _set_trainable(model: nn.Module, trainable: str, kan_params: set[int]) -> None:
@@ -272,9 +209,10 @@ def _install(
     selected: list[int],
     hidden: int,
     act: str,
-    warm: bool,
-) -> list[dict[str, KANLinear]]:
-    installed = []
+) -> tuple[list[dict[str, KANLinear]], list[Teacher]]:
+    """Build and install the KAN layers of the selected blocks; returns them and the original FFNs."""
+    warm = cfg.init in WARM_LAYOUT
+    installed, teachers = [], []
     for i in selected:
         block = blocks[i]
         originals = {r: block.get_submodule(p) for r, p in adapter.projections.items()}
@@ -290,7 +228,8 @@ def _install(
             down = specs["down"]
             specs["down"] = LayerSpec(down.in_features, down.out_features, {**down.options, "init_scale": scale})
         new = _build(specs, device=None if w_up.is_meta else device)
-        if warm:
+        teachers.append(Teacher(originals, block.get_submodule(adapter.act), adapter.gated))
+        if cfg.init == "warm":
             with torch.no_grad():
                 for role, layer in new.items():
                     w, b = linear_params(originals[role])
@@ -304,14 +243,14 @@ def _install(
         if not adapter.gated:
             set_path(block, adapter.act, nn.Identity())
         installed.append(new)
-    return installed
+    return installed, teachers
 
 
 def kanify(
     model: nn.Module,
     config: KANFFNConfig | None = None,
     data: Iterable[Mapping[str, Tensor]] | None = None,
-    max_samples: int = 4096,
+    max_samples: int | None = None,
 ) -> nn.Module:
     """Replace the FFN blocks of ``model`` in place with KAN blocks; returns the model.
 
@@ -320,7 +259,8 @@ def kanify(
         config: the KAN FFN settings (defaults: form="kan", hidden="keep", init="scratch").
         data: batches of model inputs (dicts of tensors), needed for init="distill" and
             calibrate="range"/"grid": FFN inputs and outputs are sampled from them.
-        max_samples: rows of hidden states kept per block for calibration/distillation.
+        max_samples: rows (real tokens) of hidden states per block for calibration and
+            distillation (default: ``config.distill_rows``).
 
     The settings are recorded in ``model.config.kanformer`` and the model becomes a
     registered KAN class, so ``save_pretrained`` + :func:`kanformer.from_pretrained`
@@ -336,8 +276,15 @@ def kanify(
     selected = select_layers(cfg.layers, len(blocks))
     needs_data = cfg.init == "distill" or cfg.calibrate != "none"
     if needs_data and data is None:
-        raise ValueError(f"init={cfg.init!r}, calibrate={cfg.calibrate!r} need data: pass kanify(..., data=batches)")
-    if cfg.init == "warm":
+        raise ValueError(
+            f"init={cfg.init!r}, calibrate={cfg.calibrate!r} need data: pass kanify(..., data=batches) "
+            "(batches of model inputs from the task's training split), or --task with kanformer finetune/inspect"
+        )
+    if needs_data:
+        data = reiterable(data)
+        if next(iter(data), None) is None:
+            raise ValueError("distillation/calibration data is empty: pass at least one batch of model inputs")
+    if cfg.init in WARM_LAYOUT:
         act = activation_name(model, adapter)  # the warm down layer carries the model's own activation
     else:
         act = cfg.rational_init if cfg.form == "grkan" else cfg.base_activation
@@ -348,19 +295,25 @@ def kanify(
     hidden = resolve_hidden(cfg, d, h0, act, adapter.gated, b_up is not None, original_params)
     if cfg.init == "warm" and hidden != h0:
         raise ValueError(f"init='warm' keeps the original width ({h0}), got hidden={cfg.hidden!r}; use init='distill'")
-    samples = _capture_ffn_io(model, [blocks[i] for i in selected], adapter, data, max_samples) if needs_data else None
 
-    installed = _install(model, cfg, adapter, blocks, selected, hidden, act, warm=cfg.init == "warm")
+    installed, teachers = _install(model, cfg, adapter, blocks, selected, hidden, act)
     report: dict[str, Any] = {}
-    if samples is not None:
-        r2 = []
-        for i, new, (x, y) in zip(selected, installed, samples, strict=True):
-            if cfg.calibrate != "none":
-                _calibrate(new, blocks[i], adapter, x, cfg)
-            if cfg.init == "distill":
-                r2.append(_distill(blocks[i], adapter, x, y, cfg.distill_steps))
-        if r2:
-            report["distill_r2"] = r2
+    if needs_data:
+        rows = max_samples if max_samples is not None else cfg.distill_rows
+        if cfg.calibrate != "none":
+            r2 = []
+            for i, new, teacher in zip(selected, installed, teachers, strict=True):
+                x = capture_inputs(model, new["up"], data, rows)  # the inputs the calibrated layers below produce
+                r2.append(round(_calibrate(new, blocks[i], adapter, x, cfg, teacher), 4))
+            report["calibrate_r2"] = r2  # in-sample, against the original FFN
+        if cfg.init == "distill":
+            done = distill_ffns(
+                model, adapter, blocks, selected, installed, teachers, data, _distill_settings(cfg, rows)
+            )
+            report["distill_r2"] = done.r2
+            report["distill_seconds"] = done.seconds
+            if done.e2e_loss:
+                report["distill_e2e_loss"] = [round(done.e2e_loss[0], 5), round(done.e2e_loss[-1], 5)]
     _set_trainable(model, cfg.trainable, kan_parameter_ids(model))
     model.config.kanformer = {
         "settings": cfg.to_dict(),
@@ -384,7 +337,7 @@ def build_structure(model: nn.Module) -> None:
     cfg = KANFFNConfig.from_dict(record["settings"])
     adapter = adapter_for(model)
     blocks = _blocks(model, adapter)
-    _install(model, cfg, adapter, blocks, record["layers"], record["hidden"], record["activation"], cfg.init == "warm")
+    _install(model, cfg, adapter, blocks, record["layers"], record["hidden"], record["activation"])
     for name, size in record.get("grid_sizes", {}).items():
         model.get_submodule(name).resize_grid(size)
     apply_trainable(model)

@@ -64,11 +64,25 @@ def _baseline(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return originals[0] if originals else None
 
 
+def _fit(group: list[dict[str, Any]]) -> dict[str, Any]:
+    """How well the new FFNs matched the original before fine-tuning (init=distill, calibrate):
+    per-layer R^2 of the first run (the start is the same for every seed), and its seconds."""
+    record = next((r["kanify"] for r in group if r.get("kanify")), None) or {}
+    r2 = record.get("distill_r2") or record.get("calibrate_r2")
+    return {
+        "fit_r2": r2,
+        "fit_r2_kind": ("held-out" if record.get("distill_r2") else "in-sample") if r2 else None,
+        "distill_seconds": record.get("distill_seconds"),
+    }
+
+
 def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], originals: set[str]) -> list[dict[str, Any]]:
     """One row per model x task x variant, in the order the runs came.
 
     Each row: metric mean, sample std (None for one seed) and n over seeds; ``delta`` vs
-    the original variant of the same model and task; the bench numbers
+    the original variant of the same model and task, with ``noise`` (2 standard errors of
+    that difference) and ``beyond_noise``; the fit of a distilled or calibrated start
+    (``fit_r2`` per layer); the bench numbers
     (:data:`BENCH_FIELDS`) and their ratios vs the original (:data:`RATIOS`).
     ``originals`` names the variants that are the unmodified model.
     """
@@ -91,6 +105,7 @@ def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], origina
             "n": len(values),
             "seeds": [r["seed"] for r in group],
             "finetune_seconds": statistics.fmean(r["finetune_seconds"] for r in group),
+            **_fit(group),
         }
         row.update({k: _get(bench, path) for k, path in BENCH_FIELDS.items()})
         rows.append(row)
@@ -105,7 +120,18 @@ def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], origina
         )
         for key, field in RATIOS.items():
             row[key] = _ratio(row[field], base[field]) if base else None
+        row["noise"] = noise(row, base) if base is not None and row is not base else None
+        row["beyond_noise"] = (
+            abs(row["delta"]) > row["noise"] if row["noise"] is not None and row["delta"] is not None else None
+        )
     return rows
+
+
+def noise(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Two standard errors of the difference of two rows' means; None without seed replicates on both."""
+    if a.get("std") is None or b.get("std") is None:
+        return None
+    return 2 * math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"])
 
 
 def build_results(
@@ -141,4 +167,4 @@ def build_results(
     }
 
 
-__all__ = ["BENCH_FIELDS", "RATIOS", "build_results", "summarize"]
+__all__ = ["BENCH_FIELDS", "RATIOS", "build_results", "noise", "summarize"]

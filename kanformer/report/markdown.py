@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from ..bench.environment import describe
+from .aggregate import noise as two_se
 
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
 
@@ -41,9 +42,23 @@ def metric_cell(row: dict[str, Any]) -> str:
 
 
 def delta_cell(row: dict[str, Any]) -> str:
+    """'+0.0113 (beyond 2 SE 0.0080)', '-0.0050 (within 2 SE 0.0120)' or '+0.0113 (1 seed)'."""
     if row["is_original"]:
         return "(baseline)"
-    return "-" if row["delta"] is None else f"{row['delta']:+.4f}"
+    if row["delta"] is None:
+        return "-"
+    if row.get("noise") is None:
+        return f"{row['delta']:+.4f} (1 seed)"
+    return f"{row['delta']:+.4f} ({'beyond' if row['beyond_noise'] else 'within'} 2 SE {row['noise']:.4f})"
+
+
+def fit_cell(row: dict[str, Any]) -> str:
+    """Mean (min-max) R^2 of the new FFNs against the original ones at the start, or '-'."""
+    r2 = row.get("fit_r2")
+    if not r2:
+        return "-"
+    text = f"{sum(r2) / len(r2):.3f}" + (f" ({min(r2):.2f}-{max(r2):.2f})" if len(r2) > 1 else "")
+    return text + ("" if row.get("fit_r2_kind") == "held-out" else " in-sample")
 
 
 def metric_name(key: str) -> str:
@@ -91,6 +106,7 @@ _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("variant", lambda r: r["variant"]),
     ("metric (mean ± std)", metric_cell),
     ("Δ vs original", delta_cell),
+    ("start R²", fit_cell),
     ("params", lambda r: si(r["params"])),
     ("params ×", lambda r: times(r["params_ratio"])),
     ("FFN params", lambda r: si(r["ffn_params"])),
@@ -102,13 +118,6 @@ _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("latency p50/p95 ms", lambda r: f"{num(r['latency_ms_p50'])} / {num(r['latency_ms_p95'])}"),
     ("train peak MiB", lambda r: num(r["peak_memory_mib"], ".0f")),
 ]
-
-
-def _noise(a: dict[str, Any], b: dict[str, Any]) -> float | None:
-    """Two standard errors of the difference of two means; None without seed replicates."""
-    if a["std"] is None or b["std"] is None:
-        return None
-    return 2 * math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"])
 
 
 def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
@@ -129,7 +138,7 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
         text = f"**{model} on {task}** ({name}): best is `{best['variant']}` at {best['mean']:.4f}"
         if base is not None and best is not base:
             total += 1
-            noise = _noise(best, base)
+            noise = two_se(best, base)
             lead = best["mean"] - base["mean"]
             verdict = (
                 "single seed, so no noise estimate"
@@ -147,6 +156,10 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
                 text += (
                     f" (the original); the next best, `{runner['variant']}`, is {runner['mean'] - best['mean']:+.4f}"
                 )
+        if base is not None:
+            verdicts = [_verdict(r, base) for r in scored if r is not base and not r["is_original"]]
+            if verdicts:
+                text += ". Each variant vs the original: " + "; ".join(verdicts)
         costs = [
             f"`{r['variant']}` params {times(r['params_ratio'])}, training throughput {times(r['train_speed_ratio'])}"
             for r in rows
@@ -162,6 +175,16 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
             + (" (one seed: run several to estimate the noise)." if estimated == 0 else "."),
         )
     return lines
+
+
+def _verdict(row: dict[str, Any], base: dict[str, Any]) -> str:
+    """'`kan` -0.0120, within seed noise (2 SE = 0.0300)' for one variant against the baseline."""
+    delta = row["mean"] - base["mean"]
+    noise = two_se(row, base)
+    if noise is None:
+        return f"`{row['variant']}` {delta:+.4f} (single seed)"
+    side = "beyond" if abs(delta) > noise else "within"
+    return f"`{row['variant']}` {delta:+.4f}, {side} seed noise (2 SE = {noise:.4f})"
 
 
 def generated_line(results: Mapping[str, Any], default_command: str) -> str:

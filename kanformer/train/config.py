@@ -78,12 +78,17 @@ class RunConfig:
 
 
 FFN_PRESETS: dict[str, dict[str, Any]] = {
+    # scratch: for models trained from scratch (or to see what new FFNs alone can learn)
     "kan": {"form": "kan"},
-    "kan-warm": {"form": "kan", "init": "warm"},
     "kan-match-params": {"form": "kan", "hidden": "match-params"},
+    # pretrained models: start from the original FFN's function
+    "kan-warm": {"form": "kan", "init": "warm"},
+    "kan-distill": {"form": "kan", "hidden": "match-params", "init": "distill"},
     "grkan": {"form": "grkan"},
-    "grkan-warm": {"form": "grkan", "init": "warm"},
+    # KAT's recipe: rational units fitted to the activation on the pre-activations they see
+    "grkan-warm": {"form": "grkan", "init": "warm", "calibrate": "range"},
 }
+"""Named FFN settings for ``--ffn`` and compare variants; kan-distill and grkan-warm need the task's data."""
 
 
 def resolve_run_config(

@@ -5,10 +5,12 @@ kanformer finetune --model minilm --task bbc-news --ffn kan ffn.init=warm --max-
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
+import torch
+from accelerate.utils import set_seed
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -44,6 +46,9 @@ def finetune(cfg: RunConfig) -> FinetuneResult:
     ffn = ffn_config(cfg.ffn)  # validate before anything heavy runs
     accelerator = make_accelerator(cfg)
     head = "image-classification" if task.kind == "image" else "sequence-classification"
+    # New weights (scratch KAN FFNs, a hub model's new head) come from torch's global RNG: seed it here,
+    # or they depend on whatever ran earlier in the process (e.g. the previous runs of a kanformer compare).
+    set_seed(cfg.seed)
     model = load_model(cfg.model, head=head, num_labels=task.num_labels)
     if not task.is_regression:
         model.config.id2label, model.config.label2id = task.id2label, task.label2id
@@ -62,8 +67,7 @@ def finetune(cfg: RunConfig) -> FinetuneResult:
     if ffn is not None:
         data = None
         if ffn.init == "distill" or ffn.calibrate != "none":
-            loader = DataLoader(train_set, batch_size=cfg.batch_size, collate_fn=collate)
-            data = [{k: v for k, v in b.items() if k != "labels"} for b in islice(loader, 8)]
+            data = ModelInputs(train_set, cfg.batch_size, collate)
         kanify(model, ffn, data=data)
     final = train(
         cfg,
@@ -78,6 +82,23 @@ def finetune(cfg: RunConfig) -> FinetuneResult:
     )
     # Without accelerate's autocast wrapper: the caller (e.g. a bench) chooses its own precision.
     return FinetuneResult(final, accelerator.unwrap_model(model, keep_fp32_wrapper=False))
+
+
+class ModelInputs:
+    """Re-iterable model inputs (labels dropped) of a training set, for kanify's distill/calibrate.
+
+    Shuffled in the same order at every pass and for every run seed, so that a distilled
+    start depends on the model, the task and the FFN settings only.
+    """
+
+    def __init__(self, dataset: Any, batch_size: int, collate: Any, seed: int = 0) -> None:
+        self.dataset, self.batch_size, self.collate, self.seed = dataset, batch_size, collate, seed
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        order = torch.Generator().manual_seed(self.seed)
+        loader = DataLoader(self.dataset, self.batch_size, shuffle=True, collate_fn=self.collate, generator=order)
+        for batch in loader:
+            yield {k: v for k, v in batch.items() if k != "labels"}
 
 
 def _head(dataset: Any, n: int | None) -> Any:

@@ -1,0 +1,92 @@
+"""The README's quickstart results table, generated from a report's results.json.
+
+    python -m kanformer.report.readme reports/quickstart     # print the table to paste into README.md
+
+tests/test_readme.py checks that README.md holds exactly this table for reports/quickstart/.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .markdown import num, si, times
+
+MODEL_LABELS = {
+    "minilm": "MiniLM (pretrained)",
+    "small-vit": "small ViT (scratch)",
+    "small-gpt2": "small GPT-2 (scratch)",
+}
+TASK_LABELS = {"bbc-news": "BBC News", "fashion-mnist": "Fashion-MNIST"}
+VARIANT_LABELS = {
+    "kan-warm": "kan-warm (starts as the MLP)",
+    "kan-match-params": "kan-match-params (new FFNs)",
+    "kan": "kan (match-params)",
+}
+HEADER = "| model, task | variant | {metric} | params | train samples/s | infer samples/s |"
+ALIGN = "| --- | --- | ---: | ---: | ---: | ---: |"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+
+def _with_ratio(text: str, ratio: float | None, original: bool) -> str:
+    return text if original or ratio is None else f"{text} ({times(ratio)})"
+
+
+def readme_table(results: Mapping[str, Any]) -> list[str]:
+    """The table's lines: one row per summary row (model x task x variant), the model, task and
+    training steps written once per model and task; ratios (×) to the original beside each number."""
+    summary = results["summary"]
+    metrics = {r["metric"].split("/", 1)[-1] for r in summary}
+    steps = {(r["model"], r["task"]): (r.get("run_config") or {}).get("max_steps") for r in results["runs"]}
+    lines = [HEADER.format(metric=metrics.pop() if len(metrics) == 1 else "metric"), ALIGN]
+    seen: set[tuple[str, str]] = set()
+    for r in summary:
+        key = (r["model"], r["task"])
+        first = ""
+        if key not in seen:
+            seen.add(key)
+            first = f"{MODEL_LABELS.get(r['model'], r['model'])}, {TASK_LABELS.get(r['task'], r['task'])}"
+            if steps.get(key):
+                first += f", {steps[key]} steps"
+        original = r["is_original"]
+        lines.append(
+            _row(
+                [
+                    first,
+                    VARIANT_LABELS.get(r["variant"], r["variant"]),
+                    num(r["mean"], ".3f"),
+                    _with_ratio(si(r["params"]), r["params_ratio"], original),
+                    _with_ratio(num(r["train_samples_per_s"]), r["train_speed_ratio"], original),
+                    _with_ratio(num(r["infer_samples_per_s"]), r["infer_speed_ratio"], original),
+                ]
+            )
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the README table of the report directory given as the only argument."""
+    from .files import load_results
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m kanformer.report.readme REPORT_DIR (e.g. reports/quickstart)", file=sys.stderr)
+        return 2
+    try:
+        results = load_results(args[0])
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(readme_table(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["readme_table"]

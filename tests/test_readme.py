@@ -1,0 +1,53 @@
+"""README.md's quickstart results table is the one generated from reports/quickstart/results.json
+(regenerate it with ``python -m kanformer.report.readme reports/quickstart``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kanformer.report import load_results
+from kanformer.report.readme import HEADER, main, readme_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_table() -> list[str]:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(HEADER.split("{")[0])), None)
+    assert start is not None, "README.md has no quickstart results table"
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    return table
+
+
+def test_readme_table_matches_results_json() -> None:
+    expected = readme_table(load_results(ROOT / "reports" / "quickstart"))
+    assert _readme_table() == expected, (
+        "README.md's results table differs from reports/quickstart/results.json; paste the output of "
+        "`python -m kanformer.report.readme reports/quickstart`"
+    )
+
+
+def test_readme_table_numbers(capsys: pytest.CaptureFixture) -> None:
+    """Each row's metric, parameters and throughputs are results.json's, formatted as in the README."""
+    results = load_results(ROOT / "reports" / "quickstart")
+    rows = [line.strip("|").split("|") for line in _readme_table()[2:]]
+    assert len(rows) == len(results["summary"])
+    for cells, summary in zip(rows, results["summary"], strict=True):
+        cells = [c.strip() for c in cells]
+        assert cells[1].split(" (")[0] == summary["variant"]
+        assert float(cells[2]) == pytest.approx(summary["mean"], abs=5e-4 + 1e-9)
+        assert float(cells[4].split()[0]) == pytest.approx(summary["train_samples_per_s"], abs=0.05)
+        assert float(cells[5].split()[0]) == pytest.approx(summary["infer_samples_per_s"], abs=0.05)
+    assert main([str(ROOT / "reports" / "quickstart")]) == 0
+    assert capsys.readouterr().out.splitlines() == _readme_table()
+
+
+def test_readme_helper_without_a_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([str(tmp_path)]) == 2
+    assert "holds no results.json" in capsys.readouterr().err
