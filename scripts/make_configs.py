@@ -58,8 +58,13 @@ def main() -> None:
 # the variants of the full study: name -> FFN spec (kanformer compare config)
 STUDY_VARIANTS = {
     "original": None,
+    # full width, function-preserving start, grids fitted to the hidden states
     "kan-warm": {"form": "kan", "init": "warm", "calibrate": "range"},
+    # the MLP's parameter count, distilled from the pretrained MLP layer by layer (the fair KAN)
+    "kan-distill": {"form": "kan", "hidden": "match-params", "init": "distill"},
+    # the same width from scratch: what new FFNs alone learn in the fine-tuning budget
     "kan-match-params": {"form": "kan", "hidden": "match-params", "init": "scratch"},
+    # KAT's recipe: group-rational units fitted to the activation on the pre-activations they see
     "grkan-warm": {"form": "grkan", "init": "warm", "calibrate": "range"},
 }
 

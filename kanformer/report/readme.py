@@ -22,10 +22,24 @@ TASK_LABELS = {"bbc-news": "BBC News", "fashion-mnist": "Fashion-MNIST"}
 VARIANT_LABELS = {
     "kan-warm": "kan-warm (starts as the MLP)",
     "kan-match-params": "kan-match-params (new FFNs)",
+    "kan-distill": "kan-distill (match-params, distilled)",
+    "grkan-warm": "grkan-warm (KAT, calibrated)",
     "kan": "kan (match-params)",
 }
-HEADER = "| model, task | variant | {metric} | params | train samples/s | infer samples/s |"
-ALIGN = "| --- | --- | ---: | ---: | ---: | ---: |"
+HEADER = "| model, task | variant | {metric} | Δ vs original | params | train samples/s | infer samples/s |"
+ALIGN = "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+
+
+def _metric(r: Mapping[str, Any]) -> str:
+    return num(r["mean"], ".3f") + ("" if r.get("std") is None else f" ± {r['std']:.3f}")
+
+
+def _delta(r: Mapping[str, Any]) -> str:
+    if r["is_original"] or r.get("delta") is None:
+        return ""
+    if r.get("noise") is None:
+        return f"{r['delta']:+.3f}"
+    return f"{r['delta']:+.3f} ({'beyond' if r['beyond_noise'] else 'within'} noise)"
 
 
 def _row(cells: Sequence[str]) -> str:
@@ -38,7 +52,9 @@ def _with_ratio(text: str, ratio: float | None, original: bool) -> str:
 
 def readme_table(results: Mapping[str, Any]) -> list[str]:
     """The table's lines: one row per summary row (model x task x variant), the model, task and
-    training steps written once per model and task; ratios (×) to the original beside each number."""
+    training steps written once per model and task; the metric as mean ± std over seeds, its
+    difference to the original and whether that exceeds 2 standard errors (seed noise); ratios
+    (×) to the original beside each number."""
     summary = results["summary"]
     metrics = {r["metric"].split("/", 1)[-1] for r in summary}
     steps = {(r["model"], r["task"]): (r.get("run_config") or {}).get("max_steps") for r in results["runs"]}
@@ -58,7 +74,8 @@ def readme_table(results: Mapping[str, Any]) -> list[str]:
                 [
                     first,
                     VARIANT_LABELS.get(r["variant"], r["variant"]),
-                    num(r["mean"], ".3f"),
+                    _metric(r),
+                    _delta(r),
                     _with_ratio(si(r["params"]), r["params_ratio"], original),
                     _with_ratio(num(r["train_samples_per_s"]), r["train_speed_ratio"], original),
                     _with_ratio(num(r["infer_samples_per_s"]), r["infer_speed_ratio"], original),

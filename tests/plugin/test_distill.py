@@ -183,18 +183,14 @@ def test_grkan_warm_calibration_carries_to_held_out_text() -> None:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    cfg = BertConfig(
-        num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2, vocab_size=100
-    )
+    cfg = BertConfig(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2, vocab_size=100)
     original = BertModel(cfg).eval()
     with torch.no_grad():
         for layer in original.encoder.layer:
             layer.intermediate.dense.weight.mul_(60)  # pre-activations of std ~3: GELU's curved part matters
     fit, held_out = padded_batches(n=4, seed=1), padded_batches(n=4, seed=2)
     plain = kanify(copy.deepcopy(original), KANFFNConfig(form="grkan", init="warm"))
-    calibrated = kanify(
-        copy.deepcopy(original), KANFFNConfig(form="grkan", init="warm", calibrate="range"), data=fit
-    )
+    calibrated = kanify(copy.deepcopy(original), KANFFNConfig(form="grkan", init="warm", calibrate="range"), data=fit)
     e_plain, e_cal = held_out_error(plain, original, held_out), held_out_error(calibrated, original, held_out)
     assert e_cal < 0.5 * e_plain, (e_cal, e_plain)
     r2 = calibrated.config.kanformer["calibrate_r2"]
