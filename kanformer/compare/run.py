@@ -42,6 +42,8 @@ def run_config(spec: RunSpec, run_dir: Path) -> Any:
         "output_dir": str(run_dir),
         "data_dir": spec.data_dir,
         "resume": True,
+        # seeds of one variant share its distilled/calibrated start (fitted once, seed-independent)
+        "start_cache": str(run_dir.parent / "starts"),
     }
     cfg = from_settings(RunConfig, {k: v for k, v in settings.items() if v is not None}, what="run")
     cfg.ffn = spec.ffn
@@ -50,7 +52,7 @@ def run_config(spec: RunSpec, run_dir: Path) -> Any:
 
 def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
     # Where a run lives and whether it resumes do not change what it computes.
-    return {k: v for k, v in cfg_dict.items() if k not in ("output_dir", "resume")}
+    return {k: v for k, v in cfg_dict.items() if k not in ("output_dir", "resume", "start_cache")}
 
 
 def _finished(run_dir: Path, cfg_dict: dict[str, Any]) -> bool:

@@ -24,6 +24,9 @@ from .config import KANFFNConfig
 from .distill import DistillSettings, Teacher, capture_inputs, distill_ffns, reiterable, solve_layer
 from .forms import FORMS, LayerSpec
 
+#: samples per group-rational unit when refitting it (calibrate): plenty for a 1-D function
+RATIONAL_SAMPLES = 32768
+
 #: inits whose KAN FFN has the warm layout (identity up base, the model's activation on the down base)
 WARM_LAYOUT = ("warm", "distill")
 
@@ -172,6 +175,9 @@ def _refit_rationals(layer: KANLinear, x: Tensor) -> None:
         return  # exact already
     n, groups = x.shape[0], layer.groups
     samples = x.reshape(n, groups, -1).transpose(1, 2).reshape(-1, groups)  # (S, groups)
+    if samples.shape[0] > RATIONAL_SAMPLES:  # a 1-D fit: more samples only cost LBFGS time
+        keep = torch.randperm(samples.shape[0], generator=torch.Generator().manual_seed(0))[:RATIONAL_SAMPLES]
+        samples = samples[keep.to(samples.device)]
     a, b, _ = refit_to_samples(layer.coefficients, layer.basis.denominator, target, samples)
     layer.coefficients.copy_(a)
     layer.basis.denominator.copy_(b)

@@ -249,6 +249,15 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
     return "\n".join(out)
 
 
+def _ffn_defaults() -> dict[str, Any]:
+    from ..plugin.config import KANFFNConfig
+
+    return KANFFNConfig().to_dict()
+
+
+_FFN_DEFAULTS = _ffn_defaults()
+
+
 def _setup(results: dict[str, Any]) -> list[str]:
     out = ["## Setup", ""]
     for name, ffn in (results.get("variants") or {}).items():
@@ -256,7 +265,9 @@ def _setup(results: dict[str, Any]) -> list[str]:
             out.append(f"- `{name}`: the original model")
         else:
             keys = ("form", "hidden", "init", "calibrate", "layers", "basis", "grid_size", "sharing", "trainable")
-            out.append(f"- `{name}`: " + " ".join(f"{k}={ffn[k]}" for k in keys if k in ffn))
+            # and whatever else differs from the defaults (grid_range, spline_init, distill_rows, ...)
+            extra = [k for k, v in ffn.items() if k not in keys and k in _FFN_DEFAULTS and v != _FFN_DEFAULTS[k]]
+            out.append(f"- `{name}`: " + " ".join(f"{k}={ffn[k]}" for k in (*keys, *extra) if k in ffn))
     # One line per model and task and distinct training settings (variants may override some).
     configs: dict[tuple[str, str, str], list[str]] = {}
     shown = ("max_steps", "batch_size", "lr", "kan_lr", "schedule", "max_length", "max_train_samples")

@@ -45,6 +45,13 @@ class RunConfig:
     resume: bool = field(default=False, metadata={"help": "continue from the latest complete checkpoint"})
     log_every: int = 10
     save_model: bool = field(default=True, metadata={"help": "save the final model in output_dir/model"})
+    start_cache: str | None = field(
+        default=None,
+        metadata={
+            "help": "directory keeping distilled/calibrated KAN FFN starts: runs that differ only in seed or "
+            "training settings fit them once (kanformer compare sets it)"
+        },
+    )
 
     def __post_init__(self) -> None:
         problems = []

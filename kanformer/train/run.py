@@ -5,8 +5,12 @@ kanformer finetune --model minilm --task bbc-news --ffn kan ffn.init=warm --max-
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,6 +18,8 @@ from accelerate.utils import set_seed
 from torch import nn
 from torch.utils.data import DataLoader
 
+from .. import __version__
+from ..layers import KANLinear
 from ..models import load_model, load_processor
 from ..plugin import KANFFNConfig, kanify
 from ..settings import from_settings
@@ -68,7 +74,7 @@ def finetune(cfg: RunConfig) -> FinetuneResult:
         data = None
         if ffn.init == "distill" or ffn.calibrate != "none":
             data = ModelInputs(train_set, cfg.batch_size, collate)
-        kanify(model, ffn, data=data)
+        kanify_cached(model, ffn, data, cfg)
     final = train(
         cfg,
         model,
@@ -82,6 +88,45 @@ def finetune(cfg: RunConfig) -> FinetuneResult:
     )
     # Without accelerate's autocast wrapper: the caller (e.g. a bench) chooses its own precision.
     return FinetuneResult(final, accelerator.unwrap_model(model, keep_fp32_wrapper=False))
+
+
+def kanify_cached(model: nn.Module, ffn: KANFFNConfig, data: Any, cfg: RunConfig) -> None:
+    """kanify, reusing a distilled or calibrated start from ``cfg.start_cache`` when one was fitted before.
+
+    The start depends on the model, the task's training data (order fixed by
+    :class:`ModelInputs`, not by the run seed) and the FFN settings, so runs that differ
+    only in seed, steps or learning rate share it. The KAN FFN weights and the record
+    (``config.kanformer``) are kept; the rest of the model (a new head) is the run's own.
+    """
+    from ..plugin.hub import convert
+    from ..plugin.kanify import build_structure
+
+    if data is None or cfg.start_cache is None:
+        kanify(model, ffn, data=data)
+        return
+    key_parts = [__version__, cfg.model, cfg.task, cfg.data_dir, cfg.max_length, cfg.batch_size,
+                 cfg.max_train_samples, ffn.to_dict()]  # fmt: skip
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    path = Path(cfg.start_cache) / f"{key}.pt"
+    if path.is_file():
+        saved = torch.load(path, weights_only=True)
+        model.config.kanformer = saved["record"]
+        build_structure(model)
+        missing, unexpected = model.load_state_dict(saved["state"], strict=False)
+        if unexpected or any(k.startswith(_kan_prefixes(model)) for k in missing):
+            raise ValueError(f"the cached KAN FFN start {path} does not fit this model: delete it and run again")
+        convert(model)
+        return
+    kanify(model, ffn, data=data)
+    state = {k: v for k, v in model.state_dict().items() if k.startswith(_kan_prefixes(model))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # several processes (accelerate) may write it at once
+    torch.save({"record": model.config.kanformer, "state": state}, tmp)
+    os.replace(tmp, path)
+
+
+def _kan_prefixes(model: nn.Module) -> tuple[str, ...]:
+    return tuple(f"{n}." for n, m in model.named_modules() if isinstance(m, KANLinear))
 
 
 class ModelInputs:

@@ -209,3 +209,38 @@ def test_finetune_bad_input_is_one_line(args: list[str], expect: str, tmp_path: 
     assert main(["finetune", "--output-dir", str(tmp_path / "run"), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert expect in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_distilled_start_from_the_task_data_is_fitted_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """finetune with init=distill samples the task's training split (the record holds one held-out
+    R^2 per layer); with a start cache, a second run of another seed reuses the fitted KAN FFNs
+    exactly instead of distilling again."""
+    import torch
+
+    from kanformer.train.run import kanify_cached
+
+    kanify_module = sys.modules["kanformer.plugin.kanify"]  # the module (the package exports the function)
+
+    write_glue_fixture("sst2", tmp_path / "data", n=16)
+    ffn = {"form": "kan", "hidden": 16, "init": "distill", "distill_steps": 5}
+    common = dict(model="tiny-bert", task="glue/sst2", data_dir=str(tmp_path / "data"), max_steps=1, batch_size=4)
+    cache = str(tmp_path / "starts")
+    first = finetune(RunConfig(**common, output_dir=str(tmp_path / "a"), ffn=ffn, start_cache=cache, seed=0))
+    r2 = first.model.config.kanformer["distill_r2"]
+    assert len(r2) == first.model.config.num_hidden_layers and all(isinstance(r, float) for r in r2)
+    assert len(list((tmp_path / "starts").glob("*.pt"))) == 1
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("distilled again despite the cache")
+
+    monkeypatch.setattr(kanify_module, "distill_ffns", refuse)
+    from kanformer.models import load_model
+    from kanformer.train.run import ffn_config
+
+    cfg = RunConfig(**common, output_dir=str(tmp_path / "b"), ffn=ffn, start_cache=cache, seed=1)
+    models = [load_model("tiny-bert", head="sequence-classification", num_labels=2) for _ in range(2)]
+    for m in models:
+        kanify_cached(m, ffn_config(ffn), [{"input_ids": torch.tensor([[5, 6, 7]])}], cfg)
+    assert models[0].config.kanformer["distill_r2"] == r2
+    kan = [k for k in models[0].state_dict() if ".intermediate.dense." in k or ".output.dense." in k]
+    assert kan and all(torch.equal(models[0].state_dict()[k], models[1].state_dict()[k]) for k in kan)
