@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set everything up on a fresh machine and run kanformer's main job: the quickstart comparison
-# (configs/quickstart.yaml; offline, about 15 minutes on a 2-core CPU). The report goes to
+# (configs/quickstart.yaml; offline, about 13 minutes on a 2-core CPU, plus the install). The report goes to
 # runs/quickstart/report/ (untracked; the runs themselves are in runs/quickstart/), not over the
 # committed reference reports/quickstart/; the script ends by printing its numbers beside the
 # reference's, with the differences, and the elapsed time including the install.

@@ -41,9 +41,15 @@ def test_readme_table_numbers(capsys: pytest.CaptureFixture) -> None:
     for cells, summary in zip(rows, results["summary"], strict=True):
         cells = [c.strip() for c in cells]
         assert cells[1].split(" (")[0] == summary["variant"]
-        assert float(cells[2]) == pytest.approx(summary["mean"], abs=5e-4 + 1e-9)
-        assert float(cells[4].split()[0]) == pytest.approx(summary["train_samples_per_s"], abs=0.05)
-        assert float(cells[5].split()[0]) == pytest.approx(summary["infer_samples_per_s"], abs=0.05)
+        mean, _, std = cells[2].partition(" ± ")
+        assert float(mean) == pytest.approx(summary["mean"], abs=5e-4 + 1e-9)
+        if summary["std"] is not None:
+            assert float(std) == pytest.approx(summary["std"], abs=5e-4 + 1e-9)
+        if not summary["is_original"]:
+            assert float(cells[3].split()[0]) == pytest.approx(summary["delta"], abs=5e-4 + 1e-9)
+            assert ("beyond" in cells[3]) == bool(summary["beyond_noise"])
+        assert float(cells[5].split()[0]) == pytest.approx(summary["train_samples_per_s"], abs=0.05)
+        assert float(cells[6].split()[0]) == pytest.approx(summary["infer_samples_per_s"], abs=0.05)
     assert main([str(ROOT / "reports" / "quickstart")]) == 0
     assert capsys.readouterr().out.splitlines() == _readme_table()
 
