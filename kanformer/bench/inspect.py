@@ -33,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..plugin import KANFFNConfig, kanify
 from ..plugin.adapters import FFNAdapter, adapter_for, find_blocks, is_projection, widths
+from ..plugin.kanify import FIT_KEYS, start_fit
 from ..settings import parse_settings
 
 
@@ -121,16 +122,6 @@ def model_stats(model: nn.Module, seq_len: int = 128) -> dict[str, Any]:
     return {**stats, "unit": "image" if vision else "token", "input_shape": shape}
 
 
-#: what kanify records about fitting the new FFNs to the original ones (init=distill, calibrate)
-_FIT_KEYS = ("distill_r2", "distill_seconds", "distill_e2e_loss", "calibrate_r2")
-
-
-def _fit_r2(record: Mapping[str, Any]) -> dict[int, float]:
-    """Layer index -> R^2 of its KAN FFN against the original (held-out for distill, in-sample for calibrate)."""
-    r2 = record.get("distill_r2") or record.get("calibrate_r2") or []
-    return dict(zip(record["layers"], r2, strict=False))
-
-
 def _ratio(after: float | None, before: float | None) -> float | None:
     return after / before if after is not None and before else None
 
@@ -182,7 +173,7 @@ def inspect_model(model: nn.Module, ffn: KANFFNConfig | None = None, seq_len: in
     after = _measure(after_model, adapter, inputs, units)
     record = after_model.config.kanformer
     selected = set(record["layers"])
-    fit = _fit_r2(record)
+    fit = dict(zip(record["layers"], start_fit(record)[0] or [], strict=False))  # layer -> R^2 vs original
     rows = []
     for i, a in enumerate(after.pop("layers")):
         b = before["layers"][i] if before else None
@@ -219,7 +210,7 @@ def inspect_model(model: nn.Module, ffn: KANFFNConfig | None = None, seq_len: in
             "blocks": len(rows),
             "hidden": record["hidden"],
             "activation": record.get("activation"),
-            **{k: record[k] for k in _FIT_KEYS if k in record},
+            **{k: record[k] for k in FIT_KEYS if k in record},
         },
         "input": {"kind": "image" if vision else "text", "shape": shape, "unit": "image" if vision else "token"},
         "before": before,
@@ -345,8 +336,7 @@ def render_inspect(report: Mapping[str, Any], markdown: bool = False, title: str
     ]
     header = ["layer", "KAN", "FFN params before", "FFN params after", "ratio", "hidden before", "hidden after"]
     if any(r.get("fit_r2") is not None for r in report["layers"]):
-        held_out = "distill_r2" in report["kanify"]
-        header.append("R² vs original" + (" (held-out)" if held_out else " (in-sample)"))
+        header.append(f"R² vs original ({start_fit(report['kanify'])[1]})")
         for row, r in zip(rows, report["layers"], strict=True):
             row.append("-" if r.get("fit_r2") is None else f"{r['fit_r2']:.3f}")
     out += _table(header, rows, markdown)

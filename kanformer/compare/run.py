@@ -97,14 +97,12 @@ def read_scalars(run_dir: Path, tag: str) -> tuple[list[int], list[float]]:
     return steps, [points[s] for s in steps]
 
 
-#: what kanify records about fitting new FFNs to the original ones, kept in each run's result
-FIT_KEYS = ("hidden", "distill_r2", "distill_seconds", "distill_e2e_loss", "calibrate_r2")
-
-
 def _run_record(
     spec: RunSpec, cfg_dict: dict[str, Any], run_dir: Path, seconds: float, kanify: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     from tasks import get_task
+
+    from ..plugin.kanify import FIT_KEYS
 
     task = get_task(spec.task)
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -128,7 +126,8 @@ def _run_record(
         "curve": {"step": steps, "loss": loss},
         "eval_curve": {"step": [e["step"] for e in evals], "value": [e[key] for e in evals]},
         "ffn": spec.ffn,
-        "kanify": {k: kanify[k] for k in FIT_KEYS if k in kanify} if kanify else None,
+        # the KAN width and how well the start matched the original FFNs (kept per run)
+        "kanify": {k: kanify[k] for k in ("hidden", *FIT_KEYS) if k in kanify} if kanify else None,
         "run_config": cfg_dict,
     }
 

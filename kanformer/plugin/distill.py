@@ -101,19 +101,17 @@ class Teacher:
     @torch.no_grad()
     def __call__(self, x: Tensor) -> Tensor:
         """(S, d) -> (S, d): the original FFN map (no dropout, no residual)."""
-        p = self.projections
-        dtype = linear_params(p["up"])[0].dtype
-        x = x.to(dtype)
-        h = self.act(p["gate"](x)) * p["up"](x) if self.gated else self.act(p["up"](x))
-        return p["down"](h).float()
+        return self.projections["down"](self._hidden(x)).float()
 
     @torch.no_grad()
     def hidden(self, x: Tensor) -> Tensor:
         """(S, d) -> (S, h): the hidden activations (what the down projection sees)."""
+        return self._hidden(x).float()
+
+    def _hidden(self, x: Tensor) -> Tensor:
         p = self.projections
         x = x.to(linear_params(p["up"])[0].dtype)
-        h = self.act(p["gate"](x)) * p["up"](x) if self.gated else self.act(p["up"](x))
-        return h.float()
+        return self.act(p["gate"](x)) * p["up"](x) if self.gated else self.act(p["up"](x))
 
 
 @dataclass
@@ -216,14 +214,12 @@ def solve_layer(layer: KANLinear, x: Tensor, y: Tensor, ridge: float = 1e-3) -> 
 
 # --------------------------------------------------------------------------- stage 1
 def _ffn(new: dict[str, KANLinear], act: nn.Module | None, x: Tensor) -> Tensor:
-    """(S, d) -> (S, d) through the new FFN (gated blocks keep act(gate) * up)."""
-    h = new["up"](x)
-    if "gate" in new:
-        h = act(new["gate"](x)) * h
-    return new["down"](h)
+    """(S, d) -> (S, d) through the new FFN."""
+    return new["down"](new_hidden(new, act, x))
 
 
-def _hidden(new: dict[str, KANLinear], act: nn.Module | None, x: Tensor) -> Tensor:
+def new_hidden(new: dict[str, KANLinear], act: nn.Module | None, x: Tensor) -> Tensor:
+    """(S, d) -> (S, h): what the new down layer sees (gated blocks keep act(gate) * up; ``act`` only for them)."""
     h = new["up"](x)
     return act(new["gate"](x)) * h if "gate" in new else h
 
@@ -256,7 +252,7 @@ def fit_block(
             )
 
     with torch.no_grad():
-        solve_layer(new["down"], _hidden(new, act, xf), yf)
+        solve_layer(new["down"], new_hidden(new, act, xf), yf)
     best, best_state = val_sse(), [p.detach().clone() for p in params]
     # Adam's steps are absolute: scale the learning rate to the weights' own size per tensor.
     opt = torch.optim.Adam(params, lr=settings.lr)
@@ -381,7 +377,7 @@ def distill_ffns(
         act = blocks[i].get_submodule(adapter.act) if adapter.gated else None
         x = capture_inputs(model, new["up"], data, settings.rows)
         prune_start(new, teacher, x)
-        fit_grids(new, lambda v, new=new, act=act: _hidden(new, act, v), x)
+        fit_grids(new, lambda v, new=new, act=act: new_hidden(new, act, v), x)
         r2 = fit_block(new, act, x, teacher(x), settings)
         report.r2.append(round(r2, 4))
         if r2 < 0:
@@ -404,13 +400,6 @@ def _act_path(adapter: FFNAdapter, teacher: Teacher) -> dict[str, nn.Module]:
     return {} if adapter.gated else {adapter.act: teacher.act}
 
 
-def r2_summary(r2: list[float]) -> str:
-    """'0.91 (0.85-0.97)': mean and range of per-layer R^2."""
-    if not r2:
-        return "-"
-    return f"{sum(r2) / len(r2):.3f} ({min(r2):.3f}-{max(r2):.3f})" if len(r2) > 1 else f"{r2[0]:.3f}"
-
-
 __all__ = [
     "DistillReport",
     "DistillSettings",
@@ -419,9 +408,9 @@ __all__ = [
     "distill_ffns",
     "end_to_end",
     "fit_block",
+    "new_hidden",
     "original_ffns",
     "prune_start",
-    "r2_summary",
     "reiterable",
     "solve_layer",
     "token_rows",

@@ -21,7 +21,7 @@ from ..layers.basis.bspline import BSplineBasis
 from ..layers.basis.rational import refit_to_samples
 from .adapters import FFNAdapter, activation_name, adapter_for, find_blocks, is_projection, linear_params, set_path
 from .config import KANFFNConfig
-from .distill import DistillSettings, Teacher, capture_inputs, distill_ffns, reiterable, solve_layer
+from .distill import DistillSettings, Teacher, capture_inputs, distill_ffns, new_hidden, reiterable, solve_layer
 from .forms import FORMS, LayerSpec
 
 #: samples per group-rational unit when refitting it (calibrate): plenty for a 1-D function
@@ -29,6 +29,20 @@ RATIONAL_SAMPLES = 32768
 
 #: inits whose KAN FFN has the warm layout (identity up base, the model's activation on the down base)
 WARM_LAYOUT = ("warm", "distill")
+
+
+#: what kanify records in ``config.kanformer`` about fitting the new FFNs to the original ones
+FIT_KEYS = ("distill_r2", "distill_seconds", "distill_e2e_loss", "calibrate_r2")
+
+
+def start_fit(record: Mapping[str, Any]) -> tuple[list[float] | None, str | None]:
+    """Per-layer R^2 of the new FFNs against the original ones at the start, from a kanify record
+    (or its :data:`FIT_KEYS`), and its kind: "held-out" (distill) or "in-sample" (calibrate)."""
+    if record.get("distill_r2"):
+        return record["distill_r2"], "held-out"
+    if record.get("calibrate_r2"):
+        return record["calibrate_r2"], "in-sample"
+    return None, None
 
 
 def _distill_settings(cfg: KANFFNConfig, rows: int) -> DistillSettings:
@@ -152,10 +166,8 @@ def _calibrate(
     with torch.no_grad():
         first = ("gate", "up") if adapter.gated else ("up",)
         inputs = {role: x for role in first}
-        h = new["up"](x)
-        if adapter.gated:  # the block keeps act(gate) * up in front of down
-            h = block.get_submodule(adapter.act)(new["gate"](x)) * h
-        inputs["down"] = h
+        act = block.get_submodule(adapter.act) if adapter.gated else None
+        inputs["down"] = new_hidden(new, act, x)
         for role, layer in new.items():
             if cfg.form == "kan":
                 layer.update_grid(inputs[role], 1.0 if cfg.calibrate == "range" else cfg.grid_eps)

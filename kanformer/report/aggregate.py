@@ -67,13 +67,11 @@ def _baseline(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _fit(group: list[dict[str, Any]]) -> dict[str, Any]:
     """How well the new FFNs matched the original before fine-tuning (init=distill, calibrate):
     per-layer R^2 of the first run (the start is the same for every seed), and its seconds."""
+    from ..plugin.kanify import start_fit
+
     record = next((r["kanify"] for r in group if r.get("kanify")), None) or {}
-    r2 = record.get("distill_r2") or record.get("calibrate_r2")
-    return {
-        "fit_r2": r2,
-        "fit_r2_kind": ("held-out" if record.get("distill_r2") else "in-sample") if r2 else None,
-        "distill_seconds": record.get("distill_seconds"),
-    }
+    r2, kind = start_fit(record)
+    return {"fit_r2": r2, "fit_r2_kind": kind, "distill_seconds": record.get("distill_seconds")}
 
 
 def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], originals: set[str]) -> list[dict[str, Any]]:
