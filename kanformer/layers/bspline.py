@@ -21,11 +21,12 @@ recomputes the basis in backward.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+from .compiled import maybe_compiled
 
 
 def _cardinal_(
@@ -240,40 +241,16 @@ def _features_and_input_grad(
     return basis.flatten(1), grad_x
 
 
-def _with_fallback(fn: Callable) -> Callable:
-    """torch.compile(fn), falling back to eager (with one warning) if compiling fails."""
-    compiled = torch.compile(fn)  # shapes: static at first, the token dim dynamic once it varies
-    state = {"ok": True}
-
-    def call(*args: object) -> object:
-        if state["ok"]:
-            try:
-                return compiled(*args)
-            except Exception as err:  # no C++ compiler / Triton: keep working, eagerly
-                state["ok"] = False
-                msg = f"fused B-spline kernels are unavailable ({type(err).__name__}: {err}); running eager"
-                warnings.warn(msg, stacklevel=2)
-        return fn(*args)
-
-    return call
-
-
-_FUSED: dict[str, Callable] = {}
-
-
 def _kernels(fused: bool) -> tuple[Callable, Callable]:
     """The two elementwise kernels, eager or compiled by torch.compile (inductor).
 
     Fusing the basis, its derivative and the reduction into single passes removes most
-    of the non-matmul time (and, on CPU, the cost of faulting in large temporaries);
-    compilation costs seconds once per shape family.
+    of the non-matmul time (and, on CPU, the cost of faulting in large temporaries).
     """
-    if not fused or torch.compiler.is_compiling():
-        return _features, _features_and_input_grad
-    if not _FUSED:
-        _FUSED["fwd"] = _with_fallback(_features)
-        _FUSED["bwd"] = _with_fallback(_features_and_input_grad)
-    return _FUSED["fwd"], _FUSED["bwd"]
+    return (
+        maybe_compiled(_features, fused, "B-spline"),
+        maybe_compiled(_features_and_input_grad, fused, "B-spline"),
+    )
 
 
 class SplineLinear(torch.autograd.Function):

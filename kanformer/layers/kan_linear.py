@@ -40,6 +40,7 @@ from .bspline import bspline_basis
 from .knots import adaptive_grid, extend_knots, interior, refine_grid, uniform_knots
 
 SHARING = ("edge", "group")
+FUSED_BASES = ("bspline", "rational")
 SPLINE_INIT = ("noise", "zero")
 
 
@@ -73,7 +74,7 @@ class KANLinear(nn.Module):
         spline_share: fraction of the initial output variance carried by the learnable
             term when both branches exist (edge sharing).
         grid_eps: default blend for :meth:`update_grid` (1 = uniform, 0 = quantiles).
-        fused: compile the B-spline kernels with torch.compile (bspline only).
+        fused: compile the basis kernels with torch.compile (bspline and rational).
         **basis_kwargs: extra options of the basis (rational: ``numerator_degree``,
             ``denominator_degree``, ``rational_init``).
 
@@ -124,8 +125,8 @@ class KANLinear(nn.Module):
         if sharing == "group":
             ok = isinstance(groups, int) and 1 <= groups <= in_features and in_features % groups == 0
             _require(ok, "groups", groups, f"a divisor of in_features={in_features}")
-        if fused and basis != "bspline":
-            raise ValueError(f"fused=True is invalid for basis={basis!r}: only 'bspline' has fused kernels")
+        if fused and basis not in FUSED_BASES:
+            raise ValueError(f"fused=True is invalid for basis={basis!r}: only {list(FUSED_BASES)} have fused kernels")
 
         self.in_features, self.out_features = in_features, out_features
         self.sharing, self.base_activation_name = sharing, base_activation
@@ -133,7 +134,7 @@ class KANLinear(nn.Module):
         self.grid_eps = grid_eps
         self._act = BASE_ACTIVATIONS[base_activation]
         opts = dict(grid_size=grid_size, spline_order=spline_order, grid_range=(lo, hi), **basis_kwargs)
-        if basis == "bspline":
+        if basis in FUSED_BASES:
             opts["fused"] = fused
         try:
             self.basis: Basis = BASES[basis](in_features, self.groups, **opts)
@@ -219,6 +220,13 @@ class KANLinear(nn.Module):
             y = self._forward2d(x2, self._weight_dtype())
         return y.reshape(*lead, self.out_features)
 
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Parameters of functions shared by many channels: group coefficients and basis state
+        (rational denominators). Their gradients sum over every channel and token that shares
+        them, so they are orders of magnitude larger than a weight's."""
+        shared = list(self.basis.parameters())
+        return [*shared, self.coefficients] if self.sharing == "group" else shared
+
     def _weight_dtype(self) -> torch.dtype:
         return (self.spline_weight if self.sharing == "edge" else self.weight).dtype
 
@@ -235,8 +243,7 @@ class KANLinear(nn.Module):
 
     def activation(self, x: Tensor) -> Tensor:
         """Group sharing: u_i = base(x_i) + phi_{g(i)}(x_i), (N, C) -> (N, C)."""
-        c = self.basis.expand_rows(self.coefficients).to(x.dtype)
-        u = (self.basis(x) * c).sum(-1)
+        u = self.basis.units(x, self.coefficients)
         return u + self._act(x) if self._act else u
 
     def edge_functions(self, x: Tensor) -> Tensor:

@@ -33,7 +33,10 @@ class RunConfig:
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW decay; never on biases and norms"})
     schedule: str = field(default="linear", metadata={"help": "linear | cosine | constant, after warm-up"})
     warmup_ratio: float = 0.06
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = field(
+        default=1.0,
+        metadata={"help": "gradient-norm clip, applied to the KAN layers and to the rest separately (0: off)"},
+    )
     mixed_precision: str = field(default="no", metadata={"help": "no | fp16 | bf16"})
     eval_every: int = field(default=0, metadata={"help": "evaluate every N steps (0: only at the end)"})
     save_every: int = field(default=0, metadata={"help": "checkpoint every N steps (0: never)"})

@@ -28,8 +28,8 @@ from typing import Any
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
-from torch import nn
+from accelerate.utils import DataLoaderConfiguration, DistributedType, ProjectConfiguration, set_seed
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
@@ -63,9 +63,13 @@ def make_accelerator(cfg: RunConfig) -> Accelerator:
     )
 
 
+def _kan_parameter_ids(model: nn.Module) -> set[int]:
+    return {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.parameters()}
+
+
 def param_groups(model: nn.Module, cfg: RunConfig) -> list[dict[str, Any]]:
     """AdamW groups: no decay on biases and norm weights; KAN parameters at ``kan_lr``."""
-    kan = {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.parameters()}
+    kan = _kan_parameter_ids(model)
     no_decay = set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
@@ -80,6 +84,41 @@ def param_groups(model: nn.Module, cfg: RunConfig) -> list[dict[str, Any]]:
         lr = cfg.kan_lr if (is_kan and cfg.kan_lr is not None) else cfg.lr
         out.append({"params": params, "lr": lr, "weight_decay": 0.0 if nd else cfg.weight_decay})
     return out
+
+
+def clip_sets(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The parameter sets whose gradient norms are clipped separately: the KAN layers' shared
+    functions (group coefficients, rational denominators), their other parameters, the rest.
+
+    One global norm is unfair to a model with KAN layers. Shared coefficients collect
+    gradient from every token and channel of their group (first step on MiniLM: norm 599
+    for grkan-warm's rational coefficients, 6.0 for kan-distill's spline weights, 0.84
+    for the whole original model), so a global clip at 1.0 shrinks every other gradient by
+    up to ~600x, towards AdamW's eps, and the pretrained weights all but stop training.
+    Clipped per set, the backbone's updates are the original model's and the KAN layers'
+    weights are not held back by their shared coefficients.
+    """
+    shared = {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.shared_parameters()}
+    kan = _kan_parameter_ids(model) - shared
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    sets = [[p for p in trainable if id(p) in ids] for ids in (shared, kan)]
+    sets.append([p for p in trainable if id(p) not in shared and id(p) not in kan])
+    return [s for s in sets if s]
+
+
+def clip_gradients(
+    accelerator: Accelerator, model: nn.Module, sets: list[list[nn.Parameter]], max_norm: float
+) -> Tensor | None:
+    """Clip each set's gradient norm to ``max_norm``; returns the total norm before clipping.
+
+    FSDP and DeepSpeed clip the whole sharded (prepared) ``model`` in one call, with their
+    own norm reductions: there the sets are clipped as one.
+    """
+    if len(sets) == 1 or accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        return accelerator.clip_grad_norm_(model.parameters(), max_norm)
+    accelerator.unscale_gradients()  # fp16: once, before any norm
+    norms = torch.stack([torch.nn.utils.clip_grad_norm_(s, max_norm) for s in sets])
+    return norms.square().sum().sqrt()
 
 
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
@@ -185,6 +224,7 @@ def train(
     train_dl = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, generator=g)
     eval_dls = {k: DataLoader(v, batch_size=cfg.eval_batch_size, collate_fn=collate) for k, v in eval_sets.items()}
     optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
+    clipped = clip_sets(model)
     scheduler = get_scheduler(
         cfg.schedule,
         optimizer,
@@ -235,7 +275,7 @@ def train(
                 accelerator.backward(out.loss)
                 grad_norm = None
                 if accelerator.sync_gradients and cfg.max_grad_norm > 0:
-                    grad_norm = accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                    grad_norm = clip_gradients(accelerator, model, clipped, cfg.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
@@ -310,4 +350,4 @@ def _save_model(model: nn.Module, path: Path, extra: Iterable[Any]) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["evaluate_model", "latest_checkpoint", "param_groups", "train"]
+__all__ = ["clip_gradients", "clip_sets", "evaluate_model", "latest_checkpoint", "param_groups", "train"]

@@ -1,4 +1,4 @@
-"""fused=True (torch.compile'd B-spline kernels) computes exactly what the eager path does."""
+"""fused=True (torch.compile'd basis kernels) computes exactly what the eager path does."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ import torch
 from kanformer import KANLinear
 
 
-@pytest.mark.parametrize("adapted", [False, True])
-def test_fused_matches_eager(adapted: bool) -> None:
+@pytest.mark.parametrize("kind", ["bspline", "bspline-adapted", "group-rational"])
+def test_fused_matches_eager(kind: str) -> None:
     """Outputs and all gradients agree; the token dimension may change between calls."""
-    eager = KANLinear(24, 16)
-    if adapted:  # non-uniform knots: the general (de Boor) path inside the compiled kernel
+    opts = dict(basis="rational", sharing="group", groups=4, base_activation="none") if kind == "group-rational" else {}
+    eager = KANLinear(24, 16, **opts)
+    if kind == "bspline-adapted":  # non-uniform knots: the general (de Boor) path inside the compiled kernel
         eager.update_grid(torch.randn(300, 24) * 0.7)
-    fused = KANLinear(24, 16, fused=True)
+    if kind == "group-rational":  # denominators away from their fitted start, so every gradient is non-trivial
+        with torch.no_grad():
+            eager.basis.denominator.add_(0.3 * torch.randn_like(eager.basis.denominator))
+    fused = KANLinear(24, 16, fused=True, **opts)
     fused.load_state_dict(eager.state_dict())
     for tokens in (64, 96):  # a second shape exercises the dynamic-shape recompile
         x = torch.randn(2, tokens, 24) * 1.5
@@ -30,6 +34,6 @@ def test_fused_matches_eager(adapted: bool) -> None:
             pe.grad = pf.grad = None
 
 
-def test_fused_needs_bspline() -> None:
+def test_fused_needs_a_fused_basis() -> None:
     with pytest.raises(ValueError, match="fused"):
         KANLinear(4, 4, basis="rbf", fused=True)

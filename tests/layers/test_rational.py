@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from kanformer import KANLinear
-from kanformer.layers.basis.rational import fit_rational, rational
+from kanformer.layers.basis.rational import GroupRational, fit_rational, rational
 
 TARGETS = {"identity": lambda x: x, "gelu": F.gelu, "silu": F.silu}
 
@@ -135,3 +135,30 @@ def test_rational_basis_features() -> None:
         q = 1 + sum(b[k].abs() * x[:, i].abs() ** (k + 1) for k in range(4))
         for p in range(6):
             torch.testing.assert_close(feats[:, i, p], x[:, i] ** p / q, atol=1e-12, rtol=1e-12)
+
+
+def _group_units_reference(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """One rational() call per group on its contiguous block of channels."""
+    blocks = x.view(x.shape[0], a.shape[0], -1)
+    return torch.stack([rational(blocks[:, g], a[g], b[g]) for g in range(a.shape[0])], 1).view_as(x)
+
+
+def test_group_rational_matches_reference_and_gradcheck() -> None:
+    """The saved-input autograd function computes P/Q per group, with exact gradients in x, a and b."""
+    torch.manual_seed(0)
+    a = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    x = (torch.randn(5, 12, dtype=torch.float64) * 2).requires_grad_()
+    torch.testing.assert_close(GroupRational.apply(x, a, b, False), _group_units_reference(x, a, b))
+    assert torch.autograd.gradcheck(lambda *t: GroupRational.apply(*t, False), (x, a, b))
+
+
+def test_group_rational_saves_only_its_input() -> None:
+    """Training memory: autograd keeps x and the coefficients, never (N, C, F) features or (N, C) temporaries."""
+    layer = KANLinear(64, 8, basis="rational", sharing="group", groups=4, base_activation="none")
+    x = torch.randn(256, 64, requires_grad=True)
+    saved: list[torch.Tensor] = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        layer(x).sum().backward()
+    big = [t.shape for t in saved if t.numel() >= x.numel()]
+    assert big == [x.shape, x.shape], big  # the rational's input, and the Linear's input (the units' output)

@@ -119,6 +119,43 @@ def test_param_groups_separate_kan_lr_and_no_decay() -> None:
             assert g["weight_decay"] == 0.0 and all(n.endswith("bias") or "LayerNorm" in n for n in names)
 
 
+@pytest.mark.parametrize("form", ["kan", "grkan"])
+def test_kan_and_backbone_gradients_are_clipped_separately(form: str) -> None:
+    """Large KAN gradients are clipped to the limit without shrinking the backbone's small ones,
+    and a grkan's shared rational coefficients do not shrink its linear weights."""
+    from accelerate import Accelerator
+
+    from kanformer.layers import KANLinear
+    from kanformer.train import clip_gradients, clip_sets
+
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    model = kanify(BertForSequenceClassification(cfg), KANFFNConfig(form=form, init="warm"))
+    layers = [m for m in model.modules() if isinstance(m, KANLinear)]
+    shared = {id(p) for m in layers for p in m.shared_parameters()}
+    kan = {id(p) for m in layers for p in m.parameters()} - shared
+    sets = clip_sets(model)
+    expected = [shared, kan] if shared else [kan]
+    assert [{id(p) for p in s} for s in sets[:-1]] == expected
+    assert not {id(p) for p in sets[-1]} & (shared | kan)
+    assert sum(len(s) for s in sets) == len(list(model.parameters()))
+    if form == "grkan":  # the rational coefficients and denominators are the shared set
+        assert {type(m.basis).__name__ for m in layers} == {"RationalBasis"} and len(shared) == 2 * len(layers)
+    torch.manual_seed(1)
+    scales = [100.0, 1e-3, 1e-3] if shared else [100.0, 1e-3]
+    for s, scale in zip(sets, scales, strict=True):
+        for p in s:
+            p.grad = torch.randn_like(p) * scale
+    small = [p.grad.clone() for s in sets[1:] for p in s]
+    before = torch.stack([torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in s])) for s in sets])
+    total = clip_gradients(Accelerator(cpu=True), model, sets, 1.0)
+    torch.testing.assert_close(total, before.norm())
+    big = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in sets[0]]))
+    torch.testing.assert_close(big, torch.tensor(1.0), rtol=1e-4, atol=0)
+    for p, g in zip([p for s in sets[1:] for p in s], small, strict=True):  # below the limit: untouched
+        torch.testing.assert_close(p.grad, g, rtol=0, atol=0)
+
+
 def test_keep_last_checkpoints_and_accumulation(tmp_path) -> None:
     """save_every=5, keep_last=2: only the newest two remain; with grad_accum=2 each step eats 2 batches."""
     run(tmp_path, "acc", save_every=5, keep_last=2, grad_accum=2, max_steps_override=20)

@@ -44,6 +44,11 @@ class Basis(nn.Module):
         """sum_{c, k} weight[o, c * F + k] B_k(x[n, c]): (N, C), (O, C * F) -> (N, O)."""
         return F.linear(self(x).flatten(1).to(weight.dtype), weight)
 
+    def units(self, x: Tensor, coefficients: Tensor) -> Tensor:
+        """One function per row, sum_k coefficients[r, k] B_k(x), on each channel of row r:
+        x (N, C), coefficients (rows, F) -> (N, C)."""
+        return (self(x) * self.expand_rows(coefficients).to(x.dtype)).sum(-1)
+
     def reference_coefficients(self) -> Tensor | None:
         """Coefficients (F,) of the function this basis was initialised to represent, if any."""
         return None

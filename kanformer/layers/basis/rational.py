@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..activations import BASE_ACTIVATIONS
+from ..compiled import maybe_compiled
 from .base import Basis, register_basis
 
 RATIONAL_TARGETS = {name: fn for name, fn in BASE_ACTIVATIONS.items() if fn is not None}
@@ -29,6 +30,84 @@ def rational(x: Tensor, numerator: Tensor, denominator: Tensor) -> Tensor:
     p = sum(a * x**i for i, a in enumerate(numerator))
     q = 1 + sum(b.abs() * x.abs() ** (i + 1) for i, b in enumerate(denominator))
     return p / q
+
+
+def _grouped(t: Tensor, groups: int) -> Tensor:
+    """(N, C) -> (N, G, C / G): contiguous channel blocks share a unit."""
+    return t.reshape(t.shape[0], groups, -1)
+
+
+def _per_group(coefficient: Tensor) -> Tensor:
+    """(G,) -> (1, G, 1), broadcastable against :func:`_grouped` inputs."""
+    return coefficient.view(1, -1, 1)
+
+
+def _numerator_denominator(x: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """P(x) and Q(x) by Horner's rule: x (N, G, D), a (G, m + 1), b (G, n) -> (N, G, D) each."""
+    m, n = a.shape[1] - 1, b.shape[1]
+    p = _per_group(a[:, m]) * torch.ones_like(x)
+    for i in range(m - 1, -1, -1):
+        p = p * x + _per_group(a[:, i])
+    q = torch.zeros_like(x)
+    for i in range(n - 1, -1, -1):
+        q = (q + _per_group(b[:, i].abs())) * x.abs()
+    return p, q + 1
+
+
+def _units(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """Group-shared safe Padé units: x (N, C), a (G, m + 1), b (G, n) -> (N, C)."""
+    p, q = _numerator_denominator(_grouped(x, a.shape[0]), a, b)
+    return (p / q).reshape(x.shape)
+
+
+def _units_backward(x: Tensor, a: Tensor, b: Tensor, grad: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradients of sum(grad * units(x)) in x (N, C), a (G, m + 1) and b (G, n), recomputing P and Q."""
+    groups, m, n = a.shape[0], a.shape[1] - 1, b.shape[1]
+    xg, ax = _grouped(x, groups), _grouped(x, groups).abs()
+    p, q = _numerator_denominator(xg, a, b)
+    y = p / q
+    dp = torch.zeros_like(xg)  # P'(x)
+    for i in range(m, 0, -1):
+        dp = dp * xg + _per_group(i * a[:, i])
+    dq = torch.zeros_like(xg)  # Q'(x) = sign(x) sum i |b_i| |x|^(i-1)
+    for i in range(n, 0, -1):
+        dq = dq * ax + _per_group(i * b[:, i - 1].abs())
+    r = _grouped(grad, groups) / q
+    grad_x = (r * (dp - y * dq.mul(xg.sign()))).reshape(x.shape)
+    grad_a, t = [], r  # dy/da_i = x^i / Q
+    for _ in range(m + 1):
+        grad_a.append(t.sum((0, 2)))
+        t = t * xg
+    grad_b, t = [], -r * y  # dy/d|b_i| = -y |x|^i / Q
+    for _ in range(n):
+        t = t * ax
+        grad_b.append(t.sum((0, 2)))
+    grad_b = torch.stack(grad_b, 1) * b.sign() if n else torch.zeros_like(b)
+    return grad_x, torch.stack(grad_a, 1), grad_b
+
+
+class GroupRational(torch.autograd.Function):
+    """KAT's group-rational activation, saving only its input.
+
+    Autograd through the basis would keep the (N, C, m + 1) feature tensor and a dozen
+    (N, C) temporaries; this keeps x and recomputes P and Q in backward, where the
+    coefficient gradients are reduced per group. ``fused`` compiles both kernels.
+
+    Shapes: x (N, C), numerator (G, m + 1), denominator (G, n) -> (N, C); G divides C.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, numerator: Tensor, denominator: Tensor, fused: bool) -> Tensor:
+        ctx.save_for_backward(x, numerator, denominator)
+        ctx.fused = fused
+        return maybe_compiled(_units, fused, "group-rational")(x, numerator, denominator)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, a, b = ctx.saved_tensors
+        kernel = maybe_compiled(_units_backward, ctx.fused, "group-rational")
+        grad_x, grad_a, grad_b = kernel(x, a, b, grad.contiguous())
+        return grad_x, grad_a, grad_b, None
 
 
 def _refine(x: Tensor, y: Tensor, a0: Tensor, b0: Tensor) -> tuple[Tensor, Tensor]:
@@ -121,8 +200,10 @@ class RationalBasis(Basis):
         numerator_degree: int = 5,
         denominator_degree: int = 4,
         rational_init: str = "gelu",
+        fused: bool = False,
     ) -> None:
         super().__init__(channels, rows)
+        self.fused = fused
         a, b, self.fit_error = fit_rational(rational_init, numerator_degree, denominator_degree)
         self.rational_init = rational_init
         self.num_functions = numerator_degree + 1
@@ -135,6 +216,12 @@ class RationalBasis(Basis):
         q = 1 + (b * ax ** torch.arange(1, b.shape[1] + 1, device=x.device, dtype=x.dtype)).sum(-1)
         powers = x.unsqueeze(-1) ** torch.arange(self.num_functions, device=x.device, dtype=x.dtype)
         return powers / q.unsqueeze(-1)
+
+    def units(self, x: Tensor, numerator: Tensor) -> Tensor:
+        """Each channel's unit sum_p numerator[r, p] x^p / Q_r(x), one row r per channel group:
+        x (N, C), numerator (rows, F) -> (N, C). Equals ``(self(x) * numerator per channel).sum(-1)``
+        without the (N, C, F) features, in training memory too."""
+        return GroupRational.apply(x, numerator.to(x.dtype), self.denominator.to(x.dtype), self.fused)
 
     def reference_coefficients(self) -> Tensor:
         return torch.tensor(self._reference, device=self.denominator.device)
