@@ -46,8 +46,8 @@ def cmd_bench_layer(args: argparse.Namespace) -> None:
     """Time and measure memory of KANLinear against efficient-kan, nn.Linear and an MLP FFN."""
     import torch
 
-    from .bench.environment import environment
     from .bench.layer import bench_layer, results_table, write_layer_report
+    from .provenance import environment
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but no CUDA device is visible; use --device cpu")
@@ -167,9 +167,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.json and os.path.isdir(args.json):
         raise UserError(f"--json {args.json}: is a directory; give a file name")
 
-    from .bench.environment import environment
     from .bench.model import BenchSettings, bench_variants, render_bench, variant_name
     from .io import atomic_write_json
+    from .provenance import environment
     from .settings import parse_key_values
 
     variants: dict[str, str] = {}

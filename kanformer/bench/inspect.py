@@ -223,7 +223,7 @@ def inspect_model(model: nn.Module, ffn: KANFFNConfig | None = None, seq_len: in
 
 def write_inspect_json(report: Mapping[str, Any], path: str, command: str | None = None) -> str:
     """Write ``report`` (plus the command and the software environment) as JSON; returns the path."""
-    from .environment import environment
+    from ..provenance import environment
 
     data = {**report, "command": command, "environment": environment("cpu")}
     folder = os.path.dirname(os.path.abspath(path))

@@ -197,7 +197,7 @@ def write_layer_report(results: list[LayerResult], env: dict, command: str, out_
     from pathlib import Path
 
     from ..io import atomic_write_json, atomic_write_text
-    from .environment import describe
+    from ..provenance import describe
 
     md = "\n".join(
         [

@@ -345,8 +345,7 @@ def bench_variants(
         from tasks import get_task
 
         t = get_task(task)
-        head = "image-classification" if t.kind == "image" else "sequence-classification"
-        num_labels = t.num_labels
+        head, num_labels = t.head, t.num_labels
     # Resolve every spec first: a typo in the last one should not cost the benchmarks before it.
     resolved: dict[str, dict[str, Any] | None] = {}
     for name, spec in variants.items():
@@ -362,7 +361,7 @@ def bench_variants(
         if ffn is not None:
             cfg = KANFFNConfig.from_dict(ffn)
             # No data is used: distillation and calibration only change weight values, not the work per step.
-            structural = cfg.replace(init="scratch" if cfg.init == "distill" else cfg.init, calibrate="none")
+            structural = cfg.without_data()
             if structural != cfg:
                 notes.append("init=distill and calibrate change weight values, not sizes: built without them")
             with _forked_rng(torch.device("cpu")):

@@ -265,11 +265,9 @@ def _model_for_bench(spec: RunSpec, run_dir: Path) -> Any:
     if (run_dir / "model" / "config.json").is_file():
         return load_model(str(run_dir / "model"))
     task = get_task(spec.task)
-    head = "image-classification" if task.kind == "image" else "sequence-classification"
-    model = load_model(spec.model, head=head, num_labels=task.num_labels)
+    model = load_model(spec.model, head=task.head, num_labels=task.num_labels)
     if spec.ffn is not None:
-        ffn = KANFFNConfig.from_dict(spec.ffn)
-        kanify(model, ffn.replace(init="scratch" if ffn.init == "distill" else ffn.init, calibrate="none"))
+        kanify(model, KANFFNConfig.from_dict(spec.ffn).without_data())
     return model
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..io import atomic_write
 from .basis.bspline import BSplineBasis
 from .kan_linear import KANLinear
 
@@ -107,17 +107,8 @@ class KAN(nn.Module):
             ],
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
         # Through a temporary file and a rename: a reader never sees half a network.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(record, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, lambda tmp: torch.save(record, tmp))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> KAN:

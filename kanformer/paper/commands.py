@@ -16,9 +16,10 @@ import os
 import shlex
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from ..provenance import timestamp
 
 REPORT_ROOT = os.path.join("reports", "paper")
 
@@ -41,7 +42,7 @@ def _finish(results: dict[str, Any], output_dir: str | None, command: str) -> li
     from .report import paper_environment, write_report
 
     results["command"] = command
-    results["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["created"] = timestamp()
     results["environment"] = paper_environment()
     # The run's own thread count, not the process default restored after it.
     results["environment"]["torch_threads"] = results["config"]["threads"]

@@ -14,7 +14,6 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
-from ..bench.environment import environment
 from ..io import atomic_write_json, atomic_write_text
+from ..provenance import environment
 from ..report.markdown import generated_line, reproduce_section, table
 from ..report.plots import panels, save_png
 from .scaling import pareto_front
@@ -39,13 +38,7 @@ Row = Mapping[str, Any]
 
 def paper_environment() -> dict[str, object]:
     """:func:`environment` on the CPU plus the numeric libraries these experiments lean on."""
-    env = environment("cpu")
-    for pkg in ("scipy", "numpy", "matplotlib"):
-        try:
-            env[pkg] = version(pkg)
-        except PackageNotFoundError:
-            env[pkg] = None
-    return env
+    return environment("cpu", packages=("scipy", "numpy", "matplotlib"))
 
 
 # ------------------------------------------------------------------ helpers

@@ -147,3 +147,8 @@ class KANFFNConfig:
 
     def replace(self, **changes: Any) -> KANFFNConfig:
         return dataclasses.replace(self, **changes)
+
+    def without_data(self) -> KANFFNConfig:
+        """The same structure, built without data: distillation and calibration only set weight
+        values, so benchmarks and checkpoint loading (which overwrites them) skip both."""
+        return self.replace(init="scratch" if self.init == "distill" else self.init, calibrate="none")

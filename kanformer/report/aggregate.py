@@ -6,11 +6,12 @@ render what it returns (and what results.json keeps), nothing else.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import statistics
 from collections.abc import Sequence
 from typing import Any
+
+from ..provenance import timestamp
 
 #: bench numbers copied into each summary row: summary key -> path in the bench record
 BENCH_FIELDS: dict[str, tuple[str, ...]] = {
@@ -145,7 +146,7 @@ def build_results(
     ``config`` is a :class:`~kanformer.compare.config.CompareConfig`.
     """
     if environment is None:
-        from ..bench.environment import environment as current
+        from ..provenance import environment as current
 
         devices = {b.get("device", "cpu") for b in benches} or {"cpu"}
         environment = current(sorted(devices)[0])
@@ -153,7 +154,7 @@ def build_results(
     return {
         "name": config.name,
         "description": config.description,
-        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "created": timestamp(),
         "command": command,
         "wall_seconds": seconds,
         "config": config.raw,

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from ..bench.environment import describe
+from ..provenance import describe
 from .aggregate import noise as two_se
 
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))

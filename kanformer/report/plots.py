@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,8 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
+
+from ..io import atomic_write
 
 PLOT_FILES: dict[str, str] = {
     "accuracy_vs_params": "accuracy_vs_params.png",
@@ -94,18 +95,7 @@ def save_png(fig: Figure, path: str | os.PathLike) -> Path:
     Written to a temporary file in the same folder (created if needed), made readable by all
     (0644; like :mod:`kanformer.io`'s writers, reports are meant to be read), then renamed over ``path``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
 
 
 def variant_colors(variants: Iterable[str], originals: Iterable[str] = ("original",)) -> dict[str, str]:

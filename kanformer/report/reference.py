@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..bench.environment import describe
+from ..provenance import describe
 from .markdown import metric_name, num, table, times
 
 

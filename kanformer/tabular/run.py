@@ -5,7 +5,6 @@ results = run_tabular(TabularConfig(tasks=["wine"], seeds=2), "reports/tabular-w
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ import torch
 
 from tasks.tabular import TabularSplits, TabularTask, get_tabular_task, load_tabular, make_splits, score
 
-from ..bench.environment import environment
+from ..provenance import environment, timestamp
 from .config import TabularConfig
 from .models import MODELS, build_model, count_params, plan_widths
 from .report import summarize, write_report
@@ -49,7 +48,7 @@ def run_tabular(
     that results.json holds: config, environment, per-task facts, the summary rows and every run.
     """
     cfg.validate()
-    started, start = _dt.datetime.now().astimezone().isoformat(timespec="seconds"), time.perf_counter()
+    started, start = timestamp(), time.perf_counter()
     previous_threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

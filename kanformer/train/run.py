@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .. import __version__
+from ..io import atomic_write
 from ..layers import KANLinear
 from ..models import load_model, load_processor
 from ..plugin import KANFFNConfig, kanify
@@ -51,11 +51,10 @@ def finetune(cfg: RunConfig) -> FinetuneResult:
     task = get_task(cfg.task)
     ffn = ffn_config(cfg.ffn)  # validate before anything heavy runs
     accelerator = make_accelerator(cfg)
-    head = "image-classification" if task.kind == "image" else "sequence-classification"
     # New weights (scratch KAN FFNs, a hub model's new head) come from torch's global RNG: seed it here,
     # or they depend on whatever ran earlier in the process (e.g. the previous runs of a kanformer compare).
     set_seed(cfg.seed)
-    model = load_model(cfg.model, head=head, num_labels=task.num_labels)
+    model = load_model(cfg.model, head=task.head, num_labels=task.num_labels)
     if not task.is_regression:
         model.config.id2label, model.config.label2id = task.id2label, task.label2id
     processor = load_processor(cfg.model, model)
@@ -119,10 +118,7 @@ def kanify_cached(model: nn.Module, ffn: KANFFNConfig, data: Any, cfg: RunConfig
         return
     kanify(model, ffn, data=data)
     state = {k: v for k, v in model.state_dict().items() if k.startswith(_kan_prefixes(model))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # several processes (accelerate) may write it at once
-    torch.save({"record": model.config.kanformer, "state": state}, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save({"record": model.config.kanformer, "state": state}, tmp))
 
 
 def _kan_prefixes(model: nn.Module) -> tuple[str, ...]:

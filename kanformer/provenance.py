@@ -1,13 +1,12 @@
-"""Where a measurement ran: hardware and library versions, recorded with every result."""
+"""Where and when a result was produced: hardware, library versions and a timestamp, recorded with every result."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
-
-import torch
 
 
 def _cpu_model() -> str:
@@ -28,8 +27,19 @@ def _version(pkg: str) -> str | None:
         return None
 
 
-def environment(device: str = "cpu") -> dict[str, object]:
-    """A JSON-able description of the machine and software."""
+CORE_PACKAGES = ("kanformer", "torch", "transformers", "datasets", "accelerate", "evaluate")
+
+
+def timestamp() -> str:
+    """Now, in UTC, the one format of every report and results file: ``2026-11-30T06:02:13Z``."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def environment(device: str = "cpu", packages: tuple[str, ...] = ()) -> dict[str, object]:
+    """A JSON-able description of the machine and software: the core libraries' versions and
+    those of ``packages`` (what an experiment leans on besides them)."""
+    import torch  # here: timestamps and report rendering should not pay for torch
+
     dev = torch.device(device)
     info: dict[str, object] = {
         "device": device,
@@ -42,7 +52,7 @@ def environment(device: str = "cpu") -> dict[str, object]:
     if dev.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(dev)
         info["cuda"] = torch.version.cuda
-    for pkg in ("kanformer", "torch", "transformers", "datasets", "accelerate", "evaluate"):
+    for pkg in (*CORE_PACKAGES, *packages):
         info[pkg] = _version(pkg)
     return info
 
