@@ -30,6 +30,12 @@ class RunConfig:
     grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
     lr: float = 5e-5
     kan_lr: float | None = field(default=None, metadata={"help": "learning rate of KAN parameters (default: lr)"})
+    kan_shared_lr: float | None = field(
+        default=None,
+        metadata={
+            "help": "learning rate of KAN functions shared by channel groups: grkan's rational units (default: kan_lr)"
+        },
+    )
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW decay; never on biases and norms"})
     schedule: str = field(default="linear", metadata={"help": "linear | cosine | constant, after warm-up"})
     warmup_ratio: float = 0.06
@@ -77,6 +83,7 @@ class RunConfig:
             check(isinstance(getattr(self, name), int) and getattr(self, name) >= 0, name, "an integer >= 0")
         check(self.lr > 0, "lr", "> 0")
         check(self.kan_lr is None or self.kan_lr > 0, "kan_lr", "> 0 or unset")
+        check(self.kan_shared_lr is None or self.kan_shared_lr > 0, "kan_shared_lr", "> 0 or unset")
         check(self.schedule in SCHEDULES, "schedule", f"one of {list(SCHEDULES)}")
         check(self.mixed_precision in PRECISIONS, "mixed_precision", f"one of {list(PRECISIONS)}")
         check(0 <= self.warmup_ratio < 1, "warmup_ratio", "in [0, 1)")

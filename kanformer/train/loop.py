@@ -67,23 +67,30 @@ def _kan_parameter_ids(model: nn.Module) -> set[int]:
     return {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.parameters()}
 
 
+def _shared_parameter_ids(model: nn.Module) -> set[int]:
+    return {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.shared_parameters()}
+
+
 def param_groups(model: nn.Module, cfg: RunConfig) -> list[dict[str, Any]]:
-    """AdamW groups: no decay on biases and norm weights; KAN parameters at ``kan_lr``."""
-    kan = _kan_parameter_ids(model)
+    """AdamW groups: no decay on biases and norm weights; KAN parameters at ``kan_lr``, the KAN
+    layers' shared functions (group coefficients, rational denominators) at ``kan_shared_lr``."""
+    kan, shared = _kan_parameter_ids(model), _shared_parameter_ids(model)
     no_decay = set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
             if name == "bias" or "norm" in type(module).__name__.lower() or "LayerNorm" in name:
                 no_decay.add(id(p))
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    kan_lr = cfg.kan_lr if cfg.kan_lr is not None else cfg.lr
+    shared_lr = cfg.kan_shared_lr if cfg.kan_shared_lr is not None else kan_lr
+    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for p in model.parameters():
         if p.requires_grad:
-            groups.setdefault((id(p) in kan, id(p) in no_decay), []).append(p)
-    out = []
-    for (is_kan, nd), params in sorted(groups.items()):
-        lr = cfg.kan_lr if (is_kan and cfg.kan_lr is not None) else cfg.lr
-        out.append({"params": params, "lr": lr, "weight_decay": 0.0 if nd else cfg.weight_decay})
-    return out
+            lr = shared_lr if id(p) in shared else kan_lr if id(p) in kan else cfg.lr
+            groups.setdefault((lr, id(p) in no_decay), []).append(p)
+    return [
+        {"params": params, "lr": lr, "weight_decay": 0.0 if nd else cfg.weight_decay}
+        for (lr, nd), params in groups.items()
+    ]
 
 
 def clip_sets(model: nn.Module) -> list[list[nn.Parameter]]:
@@ -98,7 +105,7 @@ def clip_sets(model: nn.Module) -> list[list[nn.Parameter]]:
     Clipped per set, the backbone's updates are the original model's and the KAN layers'
     weights are not held back by their shared coefficients.
     """
-    shared = {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.shared_parameters()}
+    shared = _shared_parameter_ids(model)
     kan = _kan_parameter_ids(model) - shared
     trainable = [p for p in model.parameters() if p.requires_grad]
     sets = [[p for p in trainable if id(p) in ids] for ids in (shared, kan)]
