@@ -24,7 +24,7 @@ The keys are the fields of :class:`~kanformer.tasks.Task` (:data:`KEYS`); only `
 ``input_columns`` are required, and ``label_names`` (or ``num_labels``) for classification. Defaults:
 ``metric: accuracy`` (``glue`` with a ``metric_config`` scores like GLUE: F1, Matthews correlation,
 Pearson/Spearman), ``train_split: train``, ``eval_splits: [validation]``, ``builder`` from the files'
-extension (csv, json, jsonl, parquet, txt; ``imagefolder`` for image tasks). Every problem of a file is
+extension (csv, json, jsonl, parquet; ``imagefolder`` for image tasks). Every problem of a file is
 reported at once, in one ValueError line naming the file and the fields.
 """
 
@@ -68,9 +68,9 @@ KEYS = (
 REQUIRED = ("kind", "input_columns")
 
 KINDS = (TEXT, IMAGE)
-BUILDERS = ("csv", "json", "parquet", "text", "imagefolder")
+BUILDERS = ("csv", "json", "parquet", "imagefolder")
 """``datasets`` builders for ``data_files``."""
-EXTENSION_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet", ".txt": "text"}
+EXTENSION_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 GLUE_METRIC_KEYS = {
     "cola": ("matthews_correlation",),
     "stsb": ("pearson", "spearmanr"),
@@ -249,7 +249,7 @@ def parse_task(
         description=" ".join(description.split()),
         data_files=data_files,
         builder=builder,
-        path=str(path) if path is not None else None,
+        path=str(Path(path).resolve()) if path is not None else None,
     )
 
 

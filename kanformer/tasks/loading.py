@@ -241,7 +241,7 @@ def load_data_files(task: Task, data_dir: Path | None, cache_dir: str | None) ->
     if data_dir is not None:
         base = _need_dir(task, data_dir, "the folder that the task's data_files are relative to")
     else:
-        base = Path(task.path).expanduser().resolve().parent if task.path else Path.cwd()
+        base = Path(task.path).parent if task.path else Path.cwd()
     data_files: dict[str, list[str]] = {}
     for split, patterns in task.data_files:
         paths = [base / Path(p).expanduser() for p in patterns]

@@ -67,7 +67,7 @@ class Task:
     """The ``data_files`` loader: (split, file paths or glob patterns) pairs, relative to the task file's
     folder (or to ``data_dir`` when one is given)."""
     builder: str | None = None
-    """The ``data_files`` loader: the ``datasets`` builder (csv, json, parquet, text or imagefolder)."""
+    """The ``data_files`` loader: the ``datasets`` builder (csv, json, parquet or imagefolder)."""
     path: str | None = field(default=None, compare=False)
     """The task file this task was read from."""
 
