@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from .registry import IMAGE, TEXT, Task
+from .registry import DEFINITIONS_DIR, IMAGE, TEXT, Task
 
 KEYS = (
     "name",
@@ -91,7 +91,8 @@ def metric_keys(metric: str, config: str | None) -> tuple[str, ...]:
 
 
 def load_task_file(path: str | os.PathLike, *, name: str | None = None) -> Task:
-    """The task that the YAML file ``path`` declares (named ``name``, else its ``name`` key, else the file's stem).
+    """The task that the YAML file ``path`` declares (named ``name``, else its ``name`` key, else the file's
+    stem; a shipped file is named as in :data:`~kanformer.tasks.TASKS`).
 
     Raises one ValueError line naming the file and every problem (unknown keys with a did-you-mean,
     missing required keys, values of the wrong type, inconsistent values).
@@ -116,6 +117,8 @@ def load_task_file(path: str | os.PathLike, *, name: str | None = None) -> Task:
     if not isinstance(data, Mapping):
         kind = "nothing" if data is None else f"a {type(data).__name__}"
         raise ValueError(f"{where} must hold a mapping of task fields (kind: text, input_columns: [...]), not {kind}")
+    if name is None and data.get("name") is None and path.resolve().is_relative_to(DEFINITIONS_DIR):
+        name = path.resolve().relative_to(DEFINITIONS_DIR).with_suffix("").as_posix()  # a shipped task by path
     return parse_task(data, name=name, path=path, where=where)
 
 
