@@ -320,7 +320,7 @@ def bench_variants(
             preset (:data:`kanformer.train.config.FFN_PRESETS`), a YAML file or a mapping of
             KANFFNConfig fields.
         settings: how to measure.
-        task: a task name (tasks.TASKS): its head (image or sequence classification) and
+        task: a task name (kanformer.tasks.TASKS) or task file: its head (image or sequence classification) and
             num_labels; None: the model's ``auto`` head.
         pairs: KANFFNConfig fields overriding every KAN variant's settings.
 
@@ -342,7 +342,7 @@ def bench_variants(
     resolve_device(settings)
     head, num_labels = "auto", None
     if task is not None:
-        from tasks import get_task
+        from ..tasks import get_task
 
         t = get_task(task)
         head, num_labels = t.head, t.num_labels

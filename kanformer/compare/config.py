@@ -139,9 +139,8 @@ def _check_pairing(model: str, task: Any, where: str, problems: list[str]) -> No
 
 def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare") -> CompareConfig:
     """Validate a comparison mapping (a parsed YAML file); ValueError lists every problem at once."""
-    from tasks import get_task
-
     from ..models import check_model
+    from ..tasks import get_task
     from ..train.config import FFN_PRESETS, ffn_settings
 
     problems: list[str] = []

@@ -100,9 +100,8 @@ def read_scalars(run_dir: Path, tag: str) -> tuple[list[int], list[float]]:
 def _run_record(
     spec: RunSpec, cfg_dict: dict[str, Any], run_dir: Path, seconds: float, kanify: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    from tasks import get_task
-
     from ..plugin.kanify import FIT_KEYS
+    from ..tasks import get_task
 
     task = get_task(spec.task)
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -257,10 +256,9 @@ def _run_compare(
 def _model_for_bench(spec: RunSpec, run_dir: Path) -> Any:
     """The run's saved model, or (save_model: false) the same structure freshly built: speed and
     memory do not depend on the trained values."""
-    from tasks import get_task
-
     from ..models import load_model
     from ..plugin import KANFFNConfig, kanify
+    from ..tasks import get_task
 
     if (run_dir / "model" / "config.json").is_file():
         return load_model(str(run_dir / "model"))

@@ -40,7 +40,7 @@ def cmd_tabular(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``tabular [CONFIG] [--tasks TASK ...] [--seeds N] [--output-dir DIR]`` to a subcommand action."""
-    from tasks.tabular import OFFLINE_TASKS, TABULAR_TASKS
+    from ..tasks.tabular import OFFLINE_TASKS, TABULAR_TASKS
 
     hub = [name for name in TABULAR_TASKS if name not in OFFLINE_TASKS]
     p = sub.add_parser(

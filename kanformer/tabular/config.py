@@ -18,7 +18,7 @@ MLP_ACTIVATIONS = ("silu", "gelu", "relu", "tanh")
 
 
 def _offline_tasks() -> list[str]:
-    from tasks.tabular import OFFLINE_TASKS
+    from ..tasks.tabular import OFFLINE_TASKS
 
     return list(OFFLINE_TASKS)
 
@@ -79,9 +79,8 @@ class TabularConfig:
 
     def validate(self) -> None:
         """Raise one ValueError line naming every problem."""
-        from tasks.tabular import get_tabular_task
-
         from ..layers import KAN
+        from ..tasks.tabular import get_tabular_task
 
         problems: list[str] = []
 

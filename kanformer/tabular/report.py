@@ -17,11 +17,10 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from tasks.tabular import HIGHER_IS_BETTER
-
 from ..io import atomic_write_json, atomic_write_text
 from ..report.markdown import generated_line, metric_cell, num, reproduce_section, table
 from ..report.plots import legend, panels, save_png, variant_colors
+from ..tasks.tabular import HIGHER_IS_BETTER
 
 PLOT_FILE = "metrics.png"
 MODEL_NAMES = {"kan": "KAN", "mlp": "MLP"}

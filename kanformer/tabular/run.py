@@ -12,9 +12,8 @@ from typing import Any
 
 import torch
 
-from tasks.tabular import TabularSplits, TabularTask, get_tabular_task, load_tabular, make_splits, score
-
 from ..provenance import environment, timestamp
+from ..tasks.tabular import TabularSplits, TabularTask, get_tabular_task, load_tabular, make_splits, score
 from .config import TabularConfig
 from .models import MODELS, build_model, count_params, plan_widths
 from .report import summarize, write_report

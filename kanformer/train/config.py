@@ -20,7 +20,9 @@ class RunConfig:
     """
 
     model: str = field(default="tiny-bert", metadata={"help": "hub id, local directory or built-in name"})
-    task: str = field(default="glue/sst2", metadata={"help": "a task name from tasks.TASKS"})
+    task: str = field(
+        default="glue/sst2", metadata={"help": "a task name (glue/sst2, cifar10, ...) or a task file (.yaml)"}
+    )
     ffn: dict[str, Any] | None = field(default=None, metadata={"help": "KANFFNConfig fields; None = original"})
     data_dir: str | None = field(default=None, metadata={"help": "local files in the task's schema (offline)"})
     output_dir: str = field(default="runs/run", metadata={"help": "the run directory"})

@@ -46,7 +46,7 @@ def finetune(cfg: RunConfig) -> FinetuneResult:
     Runs under the current ``accelerate launch`` (any number of processes) or alone;
     the run directory holds metrics, TensorBoard logs, checkpoints and the model.
     """
-    from tasks import compute_metrics, get_task, load_splits, make_collator, preprocess
+    from ..tasks import compute_metrics, get_task, load_splits, make_collator, preprocess
 
     task = get_task(cfg.task)
     ffn = ffn_config(cfg.ffn)  # validate before anything heavy runs

@@ -18,7 +18,7 @@ import kanformer.train.run as train_run
 from kanformer.cli import main
 from kanformer.compare import expand, load_compare_config, parse_compare_config, run_compare
 from kanformer.report import rerender
-from tasks.fixtures import write_glue_fixture
+from kanformer.tasks.fixtures import write_glue_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ import yaml
 from kanformer.cli import main
 from kanformer.compare import load_compare_config, run_compare
 from kanformer.report.reference import against_reference, render_against
-from tasks.fixtures import write_glue_fixture
+from kanformer.tasks.fixtures import write_glue_fixture
 
 
 def _config(tmp: Path, variants: list[str], name: str) -> Path:

@@ -21,7 +21,7 @@ from kanformer.tabular import (
     tabular_config,
 )
 from kanformer.tabular.commands import register
-from tasks.tabular import (
+from kanformer.tasks.tabular import (
     OFFLINE_TASKS,
     TABULAR_TASKS,
     get_tabular_task,

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from tasks import TASKS, get_task, load_splits, make_collator, preprocess
-from tasks.fixtures import GLUE_FORMATS, write_glue_fixture
+from kanformer.tasks import TASKS, get_task, load_splits, make_collator, preprocess
+from kanformer.tasks.fixtures import GLUE_FORMATS, write_glue_fixture
 
 GLUE = [name for name, task in TASKS.items() if task.metric == "glue"]
 # Each task in one format (rotating through all three); mrpc in every format.

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from tasks import (
+from kanformer.tasks import (
     collate_images,
     get_task,
     image_size,
@@ -19,7 +19,7 @@ from tasks import (
     random_horizontal_flip,
     random_resized_crop,
 )
-from tasks.fixtures import write_imagefolder_fixture
+from kanformer.tasks.fixtures import write_imagefolder_fixture
 
 
 @pytest.mark.parametrize(("name", "num_classes"), [("cifar10", 10), ("cifar100", 100)])

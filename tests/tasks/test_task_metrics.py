@@ -12,7 +12,7 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from kanformer.metrics import METRICS, METRICS_DIR, load_metric, metric_path
-from tasks import TASKS, compute_metrics, get_task
+from kanformer.tasks import TASKS, compute_metrics, get_task
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 import torch
 
-from tasks import get_task, hash_split, load_splits, preprocess
-from tasks import loading as loading_module
-from tasks.fixtures import write_fashion_mnist_fixture, write_text_folder_fixture
+from kanformer.tasks import get_task, hash_split, load_splits, preprocess
+from kanformer.tasks import loading as loading_module
+from kanformer.tasks.fixtures import write_fashion_mnist_fixture, write_text_folder_fixture
 
 
 def test_digits_loads_for_real(vit_processor):

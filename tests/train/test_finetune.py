@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from kanformer.tasks import get_task
+from kanformer.tasks.fixtures import write_glue_fixture, write_imagefolder_fixture
 from kanformer.train import RunConfig, finetune
 from kanformer.train.config import resolve_run_config
-from tasks import get_task
-from tasks.fixtures import write_glue_fixture, write_imagefolder_fixture
 
 GLUE = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli"]
 EXPECTED_KEYS = {

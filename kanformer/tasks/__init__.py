@@ -3,7 +3,7 @@
 Each task is one frozen :class:`Task` in the :data:`TASKS` registry; the functions below load,
 preprocess and score any of them::
 
-    from tasks import get_task, load_splits, preprocess, make_collator, compute_metrics
+    from kanformer.tasks import get_task, load_splits, preprocess, make_collator, compute_metrics
 
     task = get_task("glue/mrpc")
     splits = load_splits(task, data_dir="data/mrpc")  # or no data_dir: the Hugging Face Hub
@@ -12,9 +12,11 @@ preprocess and score any of them::
     ...
     compute_metrics(task, logits, labels)  # {"accuracy": ..., "f1": ..., "main": <f1>}
 
-Test fixtures in the real schemas are in :mod:`tasks.fixtures`.
+Test fixtures in the real schemas are in :mod:`kanformer.tasks.fixtures`; tabular tasks (numeric
+features, KAN vs MLP) in :mod:`kanformer.tasks.tabular`.
 """
 
+from .files import load_task_file, parse_task
 from .loading import LOCAL_LOADERS, hash_split, load_splits
 from .metrics import compute_metrics
 from .preprocessing import (
@@ -41,7 +43,9 @@ __all__ = [
     "hash_split",
     "image_size",
     "load_splits",
+    "load_task_file",
     "make_collator",
+    "parse_task",
     "preprocess",
     "random_horizontal_flip",
     "random_resized_crop",

@@ -1,6 +1,6 @@
 """Tabular tasks: small numeric data sets for comparing KANs and MLPs, declared like the other task families.
 
-    from tasks.tabular import get_tabular_task, load_tabular, make_splits, score
+    from kanformer.tasks.tabular import get_tabular_task, load_tabular, make_splits, score
 
     task = get_tabular_task("wine")
     x, y = load_tabular(task)            # raw features (N, F) float64 and targets (N,)

@@ -32,7 +32,7 @@ def preprocess(
     max_length: int = 128,
     generator: torch.Generator | None = None,
 ) -> datasets.Dataset:
-    """``dataset`` (one split from :func:`tasks.load_splits`) ready for a torch DataLoader.
+    """``dataset`` (one split from :func:`kanformer.tasks.load_splits`) ready for a torch DataLoader.
 
     - text tasks: ``processor`` is a tokenizer; each example (or sentence pair) is tokenized with
       truncation to ``max_length`` and no padding, the raw columns are dropped and the label column

