@@ -136,7 +136,9 @@ def inspect_model(model: nn.Module, ffn: KANFFNConfig | None = None, seq_len: in
         seq_len: tokens of the sample sequence FLOPs are counted on (text models).
 
     Returns:
-        {"model", "settings", "kanify", "input", "before", "after", "change", "layers", "notes"}:
+        {"model", "settings", "adapter", "kanify", "input", "before", "after", "change", "layers", "notes"}:
+        "adapter" the architecture adapter that found the FFN blocks: its "name" (e.g.
+        "registered: bert/roberta" or "structural: gated") and fields (block classes, paths);
         "before"/"after" hold params, ffn_params, trainable_params, flops and ffn_flops
         (per token or per image), weight_mib; "change" the after/before ratios;
         "layers" one row per FFN block (params, ratio, hidden width, FFN FLOPs).
@@ -205,6 +207,7 @@ def inspect_model(model: nn.Module, ffn: KANFFNConfig | None = None, seq_len: in
             "name_or_path": getattr(model.config, "_name_or_path", "") or None,
         },
         "settings": settings,
+        "adapter": {"name": adapter.name, **adapter.to_record()},
         "kanify": {
             "layers": record["layers"],
             "blocks": len(rows),
@@ -290,6 +293,13 @@ def settings_line(report: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+def adapter_line(adapter: Mapping[str, Any]) -> str:
+    """Which adapter found the FFN blocks and where, e.g.
+    'structural: gated (Qwen2MLP: gate_proj, up_proj, down_proj, act_fn)'."""
+    paths = [adapter[k] for k in ("gate", "up", "down", "act") if adapter.get(k)]
+    return f"{adapter['name']} ({'/'.join(adapter['block_classes'])}: {', '.join(paths)})"
+
+
 def render_inspect(report: Mapping[str, Any], markdown: bool = False, title: str | None = None) -> str:
     """The report as plain-text (default) or markdown tables."""
     m, unit = report["model"], report["input"]["unit"]
@@ -299,8 +309,10 @@ def render_inspect(report: Mapping[str, Any], markdown: bool = False, title: str
     out = [
         f"{bold('Model')}: {name} ({m['class']}, {m['model_type']})",
         f"{bold('KAN FFN')}: {settings_line(report)}",
-        "",
     ]
+    if report.get("adapter"):  # reports written before the adapter was recorded have none
+        out.append(f"{bold('Adapter')}: {adapter_line(report['adapter'])}")
+    out.append("")
     b = before or {}
     summary = [
         ["parameters", _int(b.get("params")), _int(after["params"]), _x(change.get("params"))],
@@ -346,6 +358,7 @@ def render_inspect(report: Mapping[str, Any], markdown: bool = False, title: str
 
 
 __all__ = [
+    "adapter_line",
     "inspect_model",
     "model_stats",
     "parse_ffn_settings",

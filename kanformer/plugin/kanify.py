@@ -338,6 +338,7 @@ def kanify(
         "layers": selected,
         "hidden": hidden,
         "activation": act,
+        "adapter": adapter.to_record(),  # rebuild-at-load uses exactly this adapter
         **report,
     }
     convert(model)

@@ -26,6 +26,7 @@ from torch import nn
 from kanformer import KANFFNConfig, KANLinear, kanify
 from kanformer.layers.knots import interior
 from kanformer.plugin import ADAPTERS, FFNAdapter, register_adapter
+from kanformer.plugin.adapters import adapter_for
 
 
 def kan_blocks(model, arch) -> list[int]:
@@ -101,8 +102,18 @@ def tiny_t5() -> nn.Module:
     return transformers.T5ForConditionalGeneration(cfg).eval()
 
 
-@pytest.mark.parametrize(("build", "model_type"), [(tiny_gpt_neo, "gpt_neo"), (tiny_t5, "t5")], ids=["gpt_neo", "t5"])
+def tiny_bart() -> nn.Module:
+    cfg = transformers.BartConfig(
+        vocab_size=100, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
+    )  # fmt: skip
+    return transformers.BartForConditionalGeneration(cfg).eval()
+
+
+@pytest.mark.parametrize(("build", "model_type"), [(tiny_t5, "t5"), (tiny_bart, "bart")], ids=["t5", "bart"])
 def test_unsupported_architecture(build, model_type: str) -> None:
+    """T5 (wi/wo) has no known FFN shape; BART's fc1/fc2 are in its encoder and decoder
+    layers, twice its layer count: both are refused in one line that says how to register."""
     model = build()
     cls_name = type(model).__name__
     with pytest.raises(ValueError) as info:
@@ -112,11 +123,13 @@ def test_unsupported_architecture(build, model_type: str) -> None:
     for supported in ("bert", "deit", "distilbert", "gpt2", "llama", "roberta", "vit"):
         assert repr(supported) in msg
     assert "register_adapter" in msg
+    assert "\n" not in msg
     assert_untouched(model, cls_name)
 
 
 def test_register_adapter_adds_an_architecture(tmp_path) -> None:
-    """GPT-Neo's MLP is GPT-2's shape with nn.Linear; one adapter makes it work end to end."""
+    """GPT-Neo's MLP is GPT-2's shape with nn.Linear; one adapter makes it work end to end,
+    and takes precedence over the structural match (c_fc/c_proj) GPT-Neo would get without it."""
     import kanformer
 
     model = tiny_gpt_neo()
@@ -130,6 +143,8 @@ def test_register_adapter_adds_an_architecture(tmp_path) -> None:
         kanify(model, KANFFNConfig(init="warm"))
         assert len(kan_layers(model)) == 4
         assert rel_err(predict(model, inputs), y0) < 1e-4
+        assert model.config.kanformer["adapter"]["model_types"] == ["gpt_neo"]
+        assert adapter_for(model).name == "registered: gpt_neo"
         model.save_pretrained(tmp_path)
         loaded, info = kanformer.from_pretrained(str(tmp_path), output_loading_info=True)
         assert not info["missing_keys"] and not info["unexpected_keys"]
