@@ -119,6 +119,29 @@ def test_param_groups_separate_kan_lr_and_no_decay() -> None:
             assert g["weight_decay"] == 0.0 and all(n.endswith("bias") or "LayerNorm" in n for n in names)
 
 
+def test_param_groups_give_shared_kan_functions_their_own_lr() -> None:
+    """grkan's rational coefficients and denominators train at kan_shared_lr, its linear maps at kan_lr."""
+    from kanformer.layers import KANLinear
+    from kanformer.train import param_groups
+
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    model = kanify(BertForSequenceClassification(cfg), KANFFNConfig(form="grkan", init="warm"))
+    layers = [m for m in model.modules() if isinstance(m, KANLinear)]
+    shared = {id(p) for m in layers for p in m.shared_parameters()}
+    kan = {id(p) for m in layers for p in m.parameters()} - shared
+    lr_of = {
+        id(p): g["lr"]
+        for g in param_groups(model, RunConfig(lr=1e-3, kan_lr=1e-2, kan_shared_lr=1e-5))
+        for p in g["params"]
+    }
+    assert shared and kan and len(lr_of) == len(list(model.parameters()))
+    assert {lr_of[i] for i in shared} == {1e-5} and {lr_of[i] for i in kan} == {1e-2}
+    assert {lr for i, lr in lr_of.items() if i not in shared | kan} == {1e-3}
+    default = {id(p): g["lr"] for g in param_groups(model, RunConfig(lr=1e-3, kan_lr=1e-2)) for p in g["params"]}
+    assert {default[i] for i in shared} == {1e-2}  # unset: as the other KAN parameters
+
+
 @pytest.mark.parametrize("form", ["kan", "grkan"])
 def test_kan_and_backbone_gradients_are_clipped_separately(form: str) -> None:
     """Large KAN gradients are clipped to the limit without shrinking the backbone's small ones,
