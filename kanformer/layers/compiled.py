@@ -16,7 +16,10 @@ _CACHE: dict[Callable, Callable] = {}
 
 
 def _with_fallback(fn: Callable, what: str) -> Callable:
-    compiled = torch.compile(fn)  # shapes: static at first, the token dim dynamic once it varies
+    # dynamic=True: one kernel for every token count. Static-then-dynamic recompiles give kernels
+    # whose float rounding depends on which shapes a process saw first, so a rerun of one seed
+    # would differ with the runs before it.
+    compiled = torch.compile(fn, dynamic=True)
     state = {"ok": True}
 
     def call(*args: object) -> object:
