@@ -15,18 +15,46 @@ preprocess and score any of them::
 Test fixtures in the real schemas are in :mod:`tasks.fixtures`.
 """
 
-from .loading import LOCAL_LOADERS, hash_split, load_splits
-from .metrics import compute_metrics
-from .preprocessing import (
-    ImageTransform,
-    collate_images,
-    image_size,
-    make_collator,
-    preprocess,
-    random_horizontal_flip,
-    random_resized_crop,
+from typing import TYPE_CHECKING
+
+from kanformer._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .loading import LOCAL_LOADERS, hash_split, load_splits
+    from .metrics import compute_metrics
+    from .preprocessing import (
+        ImageTransform,
+        collate_images,
+        image_size,
+        make_collator,
+        preprocess,
+        random_horizontal_flip,
+        random_resized_crop,
+    )
+    from .registry import IMAGE, TASKS, TEXT, Task, get_task
+
+# datasets and the image libraries load on first use: `import tasks.tabular` (numpy only) and
+# `kanformer --help` must not pay for them
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(["LOCAL_LOADERS", "hash_split", "load_splits"], ".loading"),
+        "compute_metrics": ".metrics",
+        **dict.fromkeys(
+            [
+                "ImageTransform",
+                "collate_images",
+                "image_size",
+                "make_collator",
+                "preprocess",
+                "random_horizontal_flip",
+                "random_resized_crop",
+            ],
+            ".preprocessing",
+        ),
+        **dict.fromkeys(["IMAGE", "TASKS", "TEXT", "Task", "get_task"], ".registry"),
+    },
 )
-from .registry import IMAGE, TASKS, TEXT, Task, get_task
 
 __all__ = [
     "IMAGE",

@@ -3,12 +3,17 @@
 kanify turns a model's config into a registered subclass (model_type
 ``kanformer_<type>``) and the model into a registered subclass whose constructor
 rebuilds the KAN blocks from ``config.kanformer``. So ``save_pretrained`` /
-``from_pretrained`` (ours, or the Auto classes once kanformer is imported) restore
-the KAN model with every key accounted for, through transformers' own loader (which
-also undoes v5's key renames, e.g. for ViT).
+``from_pretrained`` (ours, or the Auto classes once registered) restore the KAN model
+with every key accounted for, through transformers' own loader (which also undoes v5's
+key renames, e.g. for ViT).
 
 Loading a KAN checkpoint into a plain transformers class would silently re-initialise
-the FFNs; with kanformer imported it raises instead.
+the FFNs; once registered it raises instead.
+
+Nothing here runs at import: :func:`register` (called by kanify, :func:`from_pretrained`
+and kanformer's model loader, or by the user) changes transformers' Auto mappings and
+``PreTrainedModel.from_pretrained``, once per process, so a process that never touches a
+KAN model keeps transformers as it was.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ import transformers
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
 from .adapters import ADAPTERS
+from .rebuild import apply_trainable, build_structure, record_grid_sizes
 
 PREFIX = "kanformer_"
+_REGISTERED = False
 _CONFIGS: dict[type, type] = {}
 _MODELS: dict[type, type] = {}
 
@@ -53,7 +60,6 @@ def kan_model_class(base: type[PreTrainedModel]) -> type[PreTrainedModel]:
     if getattr(base, "_kanformer_class", False):
         return base
     if base not in _MODELS:
-        from .kanify import apply_trainable, build_structure, record_grid_sizes
 
         class KANModel(base):  # type: ignore[misc, valid-type]
             _kanformer_class = True
@@ -92,8 +98,19 @@ def _mapped_names(auto: type, model_type: str) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
 
 
-def register_all() -> None:
-    """Register KAN configs and models for every adapter's model types and heads."""
+def register() -> None:
+    """Register the KAN configs and models of every supported architecture with transformers'
+    Auto classes, and make plain transformers classes refuse KAN checkpoints.
+
+    Once per process (later calls do nothing). kanify, :func:`from_pretrained` and
+    ``kanformer.models.load_model`` call it; call it yourself to load KAN checkpoints with
+    ``AutoModel*.from_pretrained`` in a process that has not used them.
+    """
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    _REGISTERED = True
+    _install_plain_load_guard()
     for model_type in ADAPTERS:
         for auto_name in _AUTO_CLASSES:
             for cls_name in _mapped_names(getattr(transformers, auto_name), model_type):
@@ -103,6 +120,7 @@ def register_all() -> None:
 
 def convert(model: PreTrainedModel) -> None:
     """Turn a kanified model and its config into their registered KAN classes, in place."""
+    register()
     model.config.__class__ = kan_config_class(type(model.config))
     model.__class__ = kan_model_class(type(model))
     _register_output_capture(model)
@@ -126,6 +144,7 @@ def from_pretrained(path: str, **kwargs: Any) -> PreTrainedModel:
         path: a local directory or hub id of a kanformer checkpoint.
         **kwargs: passed to transformers' ``from_pretrained`` (dtype, device_map, ...).
     """
+    register()  # the config's model_type (kanformer_<type>) is known to AutoConfig from here
     config = AutoConfig.from_pretrained(path)
     settings = getattr(config, "kanformer", None)
     archs = getattr(config, "architectures", None) or []
@@ -154,7 +173,7 @@ def _install_plain_load_guard() -> None:
             raise ValueError(
                 f"this checkpoint holds KAN feed-forward blocks (kanformer) but was loaded with the plain class "
                 f"{cls.__name__}, which would re-initialise them; use kanformer.from_pretrained(path) or "
-                f"transformers.AutoModel*.from_pretrained(path) after `import kanformer`"
+                f"transformers.AutoModel*.from_pretrained(path) after kanformer.register()"
             )
         return out
 
