@@ -109,13 +109,13 @@ def register() -> None:
     global _REGISTERED
     if _REGISTERED:
         return
-    _REGISTERED = True
     _install_plain_load_guard()
     for model_type in ADAPTERS:
         for auto_name in _AUTO_CLASSES:
             for cls_name in _mapped_names(getattr(transformers, auto_name), model_type):
                 if hasattr(transformers, cls_name):
                     kan_model_class(getattr(transformers, cls_name))
+    _REGISTERED = True
 
 
 def convert(model: PreTrainedModel) -> None:
