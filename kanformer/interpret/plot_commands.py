@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:
+    from torch import Tensor
+
+# torch, transformers and matplotlib load inside the functions that draw: `kanformer plot --help` stays fast.
 
 #: what a text model reads when --text is not given: short sentences of everyday English
 SENTENCES = (
@@ -131,6 +133,8 @@ def grid_samples(kan: Any, n: int, seed: int = 0) -> Tensor:
     A B-spline grid fitted with update_grid spans the training inputs (plus 1%), so this is
     where the learned functions mean something; other bases use their ``grid_range``.
     """
+    import torch
+
     from ..layers.basis.bspline import BSplineBasis
     from ..layers.knots import interior
 

@@ -1,96 +1,19 @@
 """``kanformer symbolic``: train a KAN on a paper function, prune it, name its edges and print its formula.
 
-Wire it into the CLI with ``register(sub)`` on the subparsers of ``kanformer``.
+Wire it into the CLI with ``register(sub)`` on the subparsers of ``kanformer``. Torch and the
+training code load when the command runs, so ``kanformer symbolic --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
+from ..paper.functions import PAPER_SHAPES
 
-from ..layers import KAN
-from ..paper.fitting import PAPER_FUNCTIONS, sample, train_lbfgs
-from .symbolic import (
-    EdgeReport,
-    SymbolicKAN,
-    auto_symbolic,
-    default_variables,
-    formula,
-    formula_rmse,
-    prune,
-)
-
-
-@dataclass
-class PaperData:
-    """Train and test samples of a paper function: x (N, dim), y (N, 1), float64."""
-
-    x_train: Tensor
-    y_train: Tensor
-    x_test: Tensor
-    y_test: Tensor
-
-
-def paper_data(name: str, n_train: int = 1000, n_test: int = 1000, seed: int = 0) -> PaperData:
-    """Samples of PAPER_FUNCTIONS[name] on [-1, 1]^dim; targets recomputed in float64 for exact fits."""
-    if name not in PAPER_FUNCTIONS:
-        raise ValueError(f"function {name!r} is not known; choose one of {list(PAPER_FUNCTIONS)}")
-    gen = torch.Generator().manual_seed(seed)
-    fn = PAPER_FUNCTIONS[name][1]
-    x_train, x_test = (sample(name, n, gen)[0].double() for n in (n_train, n_test))
-    return PaperData(x_train, fn(x_train).unsqueeze(1), x_test, fn(x_test).unsqueeze(1))
-
-
-def _first_stage(data: PaperData, widths: Sequence[int], grid: int, steps: int, seed: int) -> KAN:
-    torch.manual_seed(seed)
-    model = KAN(list(widths), grid_size=grid).double()
-    _stage(model, data, steps)
-    return model
-
-
-def _stage(model: KAN, data: PaperData, steps: int) -> None:
-    # Grids follow the data before each stage, so hidden activations that drifted stay inside the next
-    # layer's grid; uniform grids (grid_eps=1) keep the fast closed-form B-spline path (adaptive knots cost 10x).
-    model.update_grid(data.x_train, grid_eps=1.0)
-    train_lbfgs(model, data.x_train, data.y_train, steps)
-
-
-def _train_mse(model: KAN, data: PaperData) -> float:
-    with torch.no_grad():
-        return (model(data.x_train) - data.y_train).square().mean().item()
-
-
-def train_kan(
-    data: PaperData,
-    widths: Sequence[int],
-    grids: Sequence[int] = (3, 5, 10, 20),
-    steps: int = 10,
-    seed: int = 0,
-    restarts: int = 5,
-) -> KAN:
-    """A float64 KAN trained with LBFGS (``steps`` x 20 iterations per grid) and grid extension.
-
-    Narrow KANs such as [2, 1, 1] often stall in a local minimum (about half of the
-    initialisations for exp(sin(pi x) + y^2)), so the first stage is run from
-    ``restarts`` initialisations (seeds seed, seed + 1, ...) and the best on the
-    training data continues through the finer grids.
-    """
-    if widths[0] != data.x_train.shape[1]:
-        raise ValueError(f"widths[0]={widths[0]} does not match the input dimension {data.x_train.shape[1]}")
-    if not grids or any(g < 1 for g in grids):
-        raise ValueError(f"grids={list(grids)} is invalid: give grid sizes >= 1, e.g. 3 5 10 20")
-    if restarts < 1:
-        raise ValueError(f"restarts={restarts} is invalid: give an integer >= 1")
-    starts = [_first_stage(data, widths, grids[0], steps, seed + r) for r in range(restarts)]
-    model = min(starts, key=lambda m: _train_mse(m, data))
-    for size in grids[1:]:
-        model.extend_grid(size)
-        _stage(model, data, steps)  # a fresh optimiser: extension replaces parameters
-    return model
+if TYPE_CHECKING:
+    from .symbolic import EdgeReport, SymbolicKAN
 
 
 def fits_table(reports: Sequence[EdgeReport], model: SymbolicKAN) -> str:
@@ -105,6 +28,12 @@ def fits_table(reports: Sequence[EdgeReport], model: SymbolicKAN) -> str:
 
 def cmd_symbolic(args: argparse.Namespace) -> None:
     """Train, prune, fit symbolic functions, retrain their affine parameters, and print the formula."""
+    import torch
+
+    from ..paper.fitting import PAPER_FUNCTIONS, train_lbfgs
+    from .symbolic import SymbolicKAN, auto_symbolic, default_variables, formula, formula_rmse, prune
+    from .symbolic_fit import paper_data, train_kan
+
     if args.function not in PAPER_FUNCTIONS:
         raise ValueError(f"--function {args.function!r} is not known; choose one of {list(PAPER_FUNCTIONS)}")
     if not 0.0 < args.r2 <= 1.0:
@@ -144,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "R^2 >= --r2, retrain their parameters and print the network's formula with its test RMSE.",
         epilog="example: kanformer symbolic --function 'exp(sin(pi*x)+y^2)' --widths 2 1 1",
     )
-    p.add_argument("--function", required=True, help=f"one of {list(PAPER_FUNCTIONS)}")
+    p.add_argument("--function", required=True, help=f"one of {list(PAPER_SHAPES)}")
     p.add_argument("--widths", type=int, nargs="+", help="KAN widths (default: [inputs, 1, 1], e.g. 2 1 1)")
     p.add_argument("--grids", type=int, nargs="+", default=[3, 5, 10, 20], help="grid sizes, one stage each")
     p.add_argument("--r2", type=float, default=0.99, help="lock an edge's fit when its R^2 reaches this")

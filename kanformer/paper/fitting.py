@@ -45,15 +45,6 @@ PAPER_FUNCTIONS: dict[str, tuple[int, Callable[[Tensor], Tensor]]] = {
     ),
 }
 
-#: The KAN shape the paper fits each toy function with (a representation that exists exactly).
-PAPER_SHAPES: dict[str, list[int]] = {
-    "J0(20x)": [1, 1],
-    "exp(sin(pi*x)+y^2)": [2, 1, 1],
-    "x*y": [2, 2, 1],
-    "exp(mean(sin^2(pi*x_i/2)), 100d)": [100, 1, 1],
-    "exp((sin(pi(x1^2+x2^2))+sin(pi(x3^2+x4^2)))/2)": [4, 4, 2, 1],
-}
-
 #: The paper's grid-extension schedule (intervals per grid).
 PAPER_GRIDS: tuple[int, ...] = (3, 5, 10, 20, 50, 100, 200, 500, 1000)
 

@@ -1,15 +1,23 @@
-"""The transformers plugin: KAN FFN settings, architecture adapters, kanify, save/load."""
+"""The transformers plugin: KAN FFN settings, architecture adapters, kanify, save/load.
 
-from . import autoregister
+Importing it does not import transformers: only :mod:`.hub` needs it at import, and its
+:func:`from_pretrained` and :func:`register` load on first access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 from .adapters import ADAPTERS, FFNAdapter, register_adapter
 from .config import KANFFNConfig
 from .forms import FORMS, register_form
-from .hub import _install_plain_load_guard, from_pretrained, register_all
 from .kanify import kanify
 
-register_all()
-autoregister.install()  # kanformer_<type> of structurally matched models, at first lookup
-_install_plain_load_guard()
+if TYPE_CHECKING:
+    from .hub import from_pretrained, register
+
+__getattr__, __dir__ = lazy_exports(__name__, {"from_pretrained": ".hub", "register": ".hub"})
 
 __all__ = [
     "ADAPTERS",
@@ -18,6 +26,7 @@ __all__ = [
     "KANFFNConfig",
     "from_pretrained",
     "kanify",
+    "register",
     "register_adapter",
     "register_form",
 ]

@@ -10,6 +10,7 @@ were, so "same model, different FFN" is an honest comparison.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,19 +18,15 @@ import torch
 from torch import Tensor, nn
 
 from ..layers import KANLinear
-from ..layers.basis.bspline import BSplineBasis
 from ..layers.basis.rational import refit_to_samples
-from .adapters import FFNAdapter, activation_name, adapter_for, find_blocks, is_projection, linear_params, set_path
+from .adapters import FFNAdapter, activation_name, adapter_for, linear_params
 from .config import KANFFNConfig
 from .distill import DistillSettings, Teacher, capture_inputs, distill_ffns, new_hidden, reiterable, solve_layer
 from .forms import FORMS, LayerSpec
+from .install import WARM_LAYOUT, build_layers, ffn_blocks, install_layers, set_trainable
 
 #: samples per group-rational unit when refitting it (calibrate): plenty for a 1-D function
 RATIONAL_SAMPLES = 32768
-
-#: inits whose KAN FFN has the warm layout (identity up base, the model's activation on the down base)
-WARM_LAYOUT = ("warm", "distill")
-
 
 #: what kanify records in ``config.kanformer`` about fitting the new FFNs to the original ones
 FIT_KEYS = ("distill_r2", "distill_seconds", "distill_e2e_loss", "calibrate_r2")
@@ -49,14 +46,6 @@ def _distill_settings(cfg: KANFFNConfig, rows: int) -> DistillSettings:
     return DistillSettings(rows=rows, steps=cfg.distill_steps, e2e_steps=cfg.distill_e2e_steps)
 
 
-def _num_layers(config: Any) -> int | None:
-    for name in ("num_hidden_layers", "n_layer", "n_layers"):
-        value = getattr(config, name, None)
-        if isinstance(value, int):
-            return value
-    return None
-
-
 def select_layers(layers: str | list[int], n: int) -> list[int]:
     """Resolve ``layers`` (all | [i, ...] | every:k | last:m) against n blocks."""
     if isinstance(layers, list):
@@ -73,24 +62,9 @@ def select_layers(layers: str | list[int], n: int) -> list[int]:
     return list(range(0, n, k)) if kind == "every" else list(range(n - k, n))
 
 
-def _blocks(model: nn.Module, adapter: FFNAdapter) -> list[nn.Module]:
-    blocks = [m for _, m in find_blocks(model, adapter)]
-    expected = _num_layers(model.config)
-    if expected is not None and len(blocks) != expected:
-        raise ValueError(
-            f"found {len(blocks)} FFN blocks of classes {adapter.block_classes} in {type(model).__name__}, "
-            f"expected {expected} (one per layer); the architecture may have changed: update its adapter"
-        )
-    return blocks
-
-
-def _build(specs: dict[str, LayerSpec], device: torch.device | None = None) -> dict[str, KANLinear]:
-    return {r: KANLinear(s.in_features, s.out_features, device=device, **s.options) for r, s in specs.items()}
-
-
 def _count(specs: dict[str, LayerSpec]) -> int:
     with torch.device("meta"):
-        layers = _build(specs)
+        layers = build_layers(specs)
     return sum(p.numel() for m in layers.values() for p in m.parameters())
 
 
@@ -99,7 +73,7 @@ def _flops(specs: dict[str, LayerSpec], gated: bool) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     with torch.device("meta"):
-        layers = _build(specs)
+        layers = build_layers(specs)
         x = torch.zeros(1, specs["up"].in_features)
         with FlopCounterMode(display=False) as counter:
             h = layers["up"](x)
@@ -137,20 +111,6 @@ def resolve_hidden(cfg: KANFFNConfig, d: int, h0: int, act: str, gated: bool, bi
             f"(d={d}, h={h0}); this model is too small to match within 1%: pass an integer width"
         )
     return h
-
-
-def _ffn_forward(block: nn.Module, adapter: FFNAdapter, x: Tensor) -> Tensor:
-    """The block's FFN map without dropout or residual: (..., d) -> (..., d)."""
-    up, act, down = (block.get_submodule(p) for p in (adapter.up, adapter.act, adapter.down))
-    h = act(block.get_submodule(adapter.gate)(x)) * up(x) if adapter.gated else act(up(x))
-    return down(h)
-
-
-@torch.no_grad()
-def _output_std(block: nn.Module, adapter: FFNAdapter, d: int, like: Tensor) -> float:
-    """Std of the original FFN's output for unit-normal inputs (a scratch KAN FFN starts at this scale)."""
-    x = torch.randn(512, d, device=like.device, dtype=like.dtype)
-    return float(_ffn_forward(block, adapter, x).float().std())
 
 
 def _calibrate(
@@ -195,75 +155,6 @@ def _refit_rationals(layer: KANLinear, x: Tensor) -> None:
     layer.basis.denominator.copy_(b)
 
 
-def _set_trainable(model: nn.Module, trainable: str, kan_params: set[int]) -> None:
-    """requires_grad for ``trainable``: all | ffn | ffn+head.
-
-    The head is every module outside the base model (none for a base model). A head tied
-    to the input embeddings (GPT-2's LM head) trains them too: they are one tensor.
-    """
-    if trainable == "all":
-        for p in model.parameters():
-            p.requires_grad_(True)
-        return
-    head: set[int] = set()
-    if trainable == "ffn+head" and getattr(model, "base_model", model) is not model:
-        prefix = model.base_model_prefix + "."
-        # remove_duplicate=False also lists a tied head under its own name
-        head = {id(p) for name, p in model.named_parameters(remove_duplicate=False) if not name.startswith(prefix)}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in kan_params or id(p) in head)
-
-
-def kan_parameter_ids(model: nn.Module) -> set[int]:
-    """ids of the parameters of every KANLinear in ``model``."""
-    return {id(p) for m in model.modules() if isinstance(m, KANLinear) for p in m.parameters()}
-
-
-def _install(
-    model: nn.Module,
-    cfg: KANFFNConfig,
-    adapter: FFNAdapter,
-    blocks: list[nn.Module],
-    selected: list[int],
-    hidden: int,
-    act: str,
-) -> tuple[list[dict[str, KANLinear]], list[Teacher]]:
-    """Build and install the KAN layers of the selected blocks; returns them and the original FFNs."""
-    warm = cfg.init in WARM_LAYOUT
-    installed, teachers = [], []
-    for i in selected:
-        block = blocks[i]
-        originals = {r: block.get_submodule(p) for r, p in adapter.projections.items()}
-        for role, m in originals.items():
-            if not is_projection(m):
-                raise ValueError(f"block {i}: {adapter.projections[role]} is a {type(m).__name__}, not a projection")
-        w_up, b_up = linear_params(originals["up"])
-        d = w_up.shape[1]
-        specs = FORMS[cfg.form](cfg, d, hidden, act, adapter.gated, warm, b_up is not None)
-        device = w_up.device
-        if cfg.init == "scratch" and not w_up.is_meta:
-            scale = _output_std(block, adapter, d, w_up) if cfg.scratch_scale == "match" else float(cfg.scratch_scale)
-            down = specs["down"]
-            specs["down"] = LayerSpec(down.in_features, down.out_features, {**down.options, "init_scale": scale})
-        new = _build(specs, device=None if w_up.is_meta else device)
-        teachers.append(Teacher(originals, block.get_submodule(adapter.act), adapter.gated))
-        if cfg.init == "warm":
-            with torch.no_grad():
-                for role, layer in new.items():
-                    w, b = linear_params(originals[role])
-                    target = layer.base_weight if layer.sharing == "edge" else layer.weight
-                    target.copy_(w)
-                    if b is not None:
-                        layer.bias.copy_(b)
-        dtype = w_up.dtype
-        for role, layer in new.items():
-            set_path(block, adapter.projections[role], layer.to(dtype=dtype) if dtype.is_floating_point else layer)
-        if not adapter.gated:
-            set_path(block, adapter.act, nn.Identity())
-        installed.append(new)
-    return installed, teachers
-
-
 def kanify(
     model: nn.Module,
     config: KANFFNConfig | None = None,
@@ -280,17 +171,19 @@ def kanify(
         max_samples: rows (real tokens) of hidden states per block for calibration and
             distillation (default: ``config.distill_rows``).
 
-    The settings are recorded in ``model.config.kanformer`` and the model becomes a
+    The settings are recorded in ``model.config.kanformer`` (the model gets its own copy of
+    its config first: the caller's config object is left unchanged) and the model becomes a
     registered KAN class, so ``save_pretrained`` + :func:`kanformer.from_pretrained`
-    round-trip exactly.
+    round-trip exactly. The first call registers the KAN classes with transformers
+    (:func:`kanformer.register`).
     """
-    from .hub import convert
+    from .hub import convert  # hub imports transformers: imported on use, so `import kanformer` stays light
 
     cfg = config or KANFFNConfig()
     if getattr(model.config, "kanformer", None):
         raise ValueError("this model is already kanified (config.kanformer is set); start from the original model")
     adapter = adapter_for(model)
-    blocks = _blocks(model, adapter)
+    blocks = ffn_blocks(model, adapter)
     selected = select_layers(cfg.layers, len(blocks))
     needs_data = cfg.init == "distill" or cfg.calibrate != "none"
     if needs_data and data is None:
@@ -314,7 +207,7 @@ def kanify(
     if cfg.init == "warm" and hidden != h0:
         raise ValueError(f"init='warm' keeps the original width ({h0}), got hidden={cfg.hidden!r}; use init='distill'")
 
-    installed, teachers = _install(model, cfg, adapter, blocks, selected, hidden, act)
+    installed, teachers = install_layers(model, cfg, adapter, blocks, selected, hidden, act)
     report: dict[str, Any] = {}
     if needs_data:
         rows = max_samples if max_samples is not None else cfg.distill_rows
@@ -332,7 +225,8 @@ def kanify(
             report["distill_seconds"] = done.seconds
             if done.e2e_loss:
                 report["distill_e2e_loss"] = [round(done.e2e_loss[0], 5), round(done.e2e_loss[-1], 5)]
-    _set_trainable(model, cfg.trainable, kan_parameter_ids(model))
+    set_trainable(model, cfg.trainable)
+    _own_config(model)
     model.config.kanformer = {
         "settings": cfg.to_dict(),
         "layers": selected,
@@ -345,40 +239,12 @@ def kanify(
     return model
 
 
-def build_structure(model: nn.Module) -> None:
-    """Rebuild the KAN blocks recorded in ``model.config.kanformer`` (weights uninitialised).
-
-    Called by the registered KAN model classes' constructors, so transformers'
-    ``from_pretrained`` then fills every KAN parameter from the checkpoint. Grids
-    extended after kanify are rebuilt at their saved size (``grid_sizes``).
-    """
-    record = model.config.kanformer
-    cfg = KANFFNConfig.from_dict(record["settings"])
-    adapter = adapter_for(model)
-    blocks = _blocks(model, adapter)
-    _install(model, cfg, adapter, blocks, record["layers"], record["hidden"], record["activation"])
-    for name, size in record.get("grid_sizes", {}).items():
-        model.get_submodule(name).resize_grid(size)
-    apply_trainable(model)
-
-
-def apply_trainable(model: nn.Module) -> None:
-    """Re-apply the recorded ``trainable`` setting (loaders re-create parameters)."""
-    cfg = KANFFNConfig.from_dict(model.config.kanformer["settings"])
-    _set_trainable(model, cfg.trainable, kan_parameter_ids(model))
-
-
-def record_grid_sizes(model: nn.Module) -> None:
-    """Store each B-spline KAN layer's grid size in ``config.kanformer`` when it differs
-    from the settings (after ``extend_grid``), so a saved model rebuilds at that size."""
-    record = model.config.kanformer
-    default = record["settings"]["grid_size"]
-    sizes = {
-        name: m.basis.grid_size
-        for name, m in model.named_modules()
-        if isinstance(m, KANLinear) and isinstance(m.basis, BSplineBasis) and m.basis.grid_size != default
-    }
-    if sizes:
-        record["grid_sizes"] = sizes
-    else:
-        record.pop("grid_sizes", None)
+def _own_config(model: nn.Module) -> None:
+    """Give ``model`` (and its submodules that share it) a copy of its config, so that recording
+    the settings and swapping the config's class leave the caller's config object untouched
+    (it may be building other models)."""
+    shared = model.config
+    own = copy.deepcopy(shared)
+    for module in model.modules():
+        if vars(module).get("config") is shared:
+            module.config = own

@@ -16,19 +16,48 @@ Test fixtures in the real schemas are in :mod:`kanformer.tasks.fixtures`; tabula
 features, KAN vs MLP) in :mod:`kanformer.tasks.tabular`.
 """
 
-from .files import load_task_file, parse_task
-from .loading import LOCAL_LOADERS, hash_split, load_splits
-from .metrics import compute_metrics
-from .preprocessing import (
-    ImageTransform,
-    collate_images,
-    image_size,
-    make_collator,
-    preprocess,
-    random_horizontal_flip,
-    random_resized_crop,
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .files import load_task_file, parse_task
+    from .loading import LOCAL_LOADERS, hash_split, load_splits
+    from .metrics import compute_metrics
+    from .preprocessing import (
+        ImageTransform,
+        collate_images,
+        image_size,
+        make_collator,
+        preprocess,
+        random_horizontal_flip,
+        random_resized_crop,
+    )
+    from .registry import IMAGE, TASKS, TEXT, Task, get_task
+
+# datasets and the image libraries load on first use: `import kanformer.tasks.tabular` (numpy only) and
+# `kanformer --help` must not pay for them
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(["LOCAL_LOADERS", "hash_split", "load_splits"], ".loading"),
+        "compute_metrics": ".metrics",
+        **dict.fromkeys(["load_task_file", "parse_task"], ".files"),
+        **dict.fromkeys(
+            [
+                "ImageTransform",
+                "collate_images",
+                "image_size",
+                "make_collator",
+                "preprocess",
+                "random_horizontal_flip",
+                "random_resized_crop",
+            ],
+            ".preprocessing",
+        ),
+        **dict.fromkeys(["IMAGE", "TASKS", "TEXT", "Task", "get_task"], ".registry"),
+    },
 )
-from .registry import IMAGE, TASKS, TEXT, Task, get_task
 
 __all__ = [
     "IMAGE",

@@ -98,7 +98,7 @@ def kanify_cached(model: nn.Module, ffn: KANFFNConfig, data: Any, cfg: RunConfig
     (``config.kanformer``) are kept; the rest of the model (a new head) is the run's own.
     """
     from ..plugin.hub import convert
-    from ..plugin.kanify import build_structure
+    from ..plugin.rebuild import build_structure
 
     if data is None or cfg.start_cache is None:
         kanify(model, ffn, data=data)

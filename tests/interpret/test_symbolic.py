@@ -22,7 +22,8 @@ from kanformer.interpret.symbolic import (
     prune,
     tidy,
 )
-from kanformer.interpret.symbolic_commands import paper_data, register, train_kan
+from kanformer.interpret.symbolic_commands import register
+from kanformer.interpret.symbolic_fit import paper_data, train_kan
 from kanformer.paper.fitting import train_lbfgs
 
 X, Y = sympy.symbols("x y")

@@ -76,7 +76,7 @@ def test_round_trip(name: str, form: str, tmp_path: Path) -> None:
 def test_auto_class_loads_the_kan_model(name: str, tmp_path: Path) -> None:
     """DeiT fails: AutoModelForImageClassification maps "deit" to a tuple of classes
     (DeiTForImageClassification, DeiTForImageClassificationWithTeacher), which
-    hub.kan_model_class / register_all skip, so kanformer_deit is never registered
+    hub.kan_model_class / register skip, so kanformer_deit is never registered
     there: ValueError("Unrecognized configuration class KANDeiTConfig ...")."""
     arch = ARCHS[name]
     model, inputs = make(name)
