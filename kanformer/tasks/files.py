@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from .registry import DEFINITIONS_DIR, IMAGE, TEXT, Task
+from .task import DEFINITIONS_DIR, IMAGE, LOCAL_LOADER_NAMES, TEXT, Task
 
 KEYS = (
     "name",
@@ -213,12 +213,12 @@ def parse_task(
     if local_loader is None:
         local_loader = "data_files" if data_files else ("imagefolder" if kind == IMAGE else "files")
     else:
-        from .loading import LOCAL_LOADERS
-
-        if local_loader not in LOCAL_LOADERS:
-            close = difflib.get_close_matches(local_loader, LOCAL_LOADERS, n=1)
+        if local_loader not in LOCAL_LOADER_NAMES:
+            close = difflib.get_close_matches(local_loader, LOCAL_LOADER_NAMES, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"local_loader={local_loader!r} is not a loader{hint}; known: {', '.join(LOCAL_LOADERS)}")
+            problems.append(
+                f"local_loader={local_loader!r} is not a loader{hint}; known: {', '.join(LOCAL_LOADER_NAMES)}"
+            )
         elif (local_loader == "data_files") != bool(data_files):
             problems.append("local_loader: data_files goes with the data_files key, and only with it")
     if hub_config is not None and hub_id is None:

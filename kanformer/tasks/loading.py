@@ -19,6 +19,7 @@ import datasets
 import numpy as np
 
 from .registry import Task, get_task
+from .task import LOCAL_LOADER_NAMES
 
 SOURCES = ("auto", "hub", "local")
 FILE_FORMATS = {"csv": "csv", "json": "json", "jsonl": "json", "parquet": "parquet"}
@@ -413,3 +414,4 @@ LOCAL_LOADERS: dict[str, Loader] = {
     "bbc_news": load_bbc_news,
 }
 """Offline loaders by name (``Task.local_loader``): ``loader(task, data_dir, cache_dir) -> DatasetDict``."""
+assert tuple(LOCAL_LOADERS) == LOCAL_LOADER_NAMES, "a task file names its loader from task.LOCAL_LOADER_NAMES"
