@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import kanformer
 
 
@@ -26,6 +28,7 @@ def test_version() -> None:
     assert out.stdout.strip() == f"kanformer {kanformer.__version__}"
 
 
+@pytest.mark.e2e
 def test_demo_prints_one_row_per_grid() -> None:
     out = run_cli("demo", "--grids", "3", "5", "--steps", "2")
     assert out.returncode == 0, out.stderr
@@ -34,6 +37,7 @@ def test_demo_prints_one_row_per_grid() -> None:
     assert all(float(r[3]) < 1.0 for r in rows)  # test RMSE of a real fit, not a placeholder
 
 
+@pytest.mark.e2e
 def test_bench_layer_writes_report(tmp_path) -> None:
     out = run_cli(
         "bench-layer",

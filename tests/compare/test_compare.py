@@ -67,6 +67,7 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"tmp": tmp, "config": config_path, "report": report, "runs": runs}
 
 
+@pytest.mark.e2e
 def test_report_files_and_rows(done: dict) -> None:
     report = done["report"]
     for name in ("report.md", "results.json", "results.csv", "runs.csv"):
@@ -105,6 +106,7 @@ def test_report_files_and_rows(done: dict) -> None:
     assert "CPU" in text and "torch" in text and "kanformer compare" in text
 
 
+@pytest.mark.e2e
 def test_bench_counts_match_inspect(done: dict) -> None:
     from kanformer.bench.inspect import inspect_model
     from kanformer.models import load_model
@@ -116,6 +118,7 @@ def test_bench_counts_match_inspect(done: dict) -> None:
     assert (kan["params"], kan["ffn_params"]) == (after["params"], after["ffn_params"])
 
 
+@pytest.mark.e2e
 def test_rerun_skips_finished_runs(done: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     runs = tmp_path / "runs"
     shutil.copytree(done["runs"], runs)
@@ -133,6 +136,7 @@ def test_rerun_skips_finished_runs(done: dict, tmp_path: Path, capsys: pytest.Ca
     assert (tmp_path / "r" / "report.md").is_file()
 
 
+@pytest.mark.e2e
 def test_interrupted_compare_resumes(done: dict, tmp_path: Path) -> None:
     """Killed during the 3rd fine-tune: the next compare skips the first two and runs the rest."""
     data = _config(done["tmp"] / "data")
@@ -166,6 +170,7 @@ def test_interrupted_compare_resumes(done: dict, tmp_path: Path) -> None:
     assert len(results["runs"]) == 4 and (tmp_path / "report" / "report.md").is_file()
 
 
+@pytest.mark.e2e
 def test_changed_variant_reruns_only_its_runs(done: dict, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     shutil.copytree(done["runs"], runs)
@@ -184,6 +189,7 @@ def test_changed_variant_reruns_only_its_runs(done: dict, tmp_path: Path) -> Non
     assert kan["ffn"]["grid_size"] == 4
 
 
+@pytest.mark.e2e
 def test_report_command_rerenders_from_results(done: dict, tmp_path: Path) -> None:
     copy = tmp_path / "report"
     shutil.copytree(done["report"], copy)
@@ -226,6 +232,7 @@ def test_bad_config_lists_every_problem_before_running(tmp_path: Path, capsys: p
     assert not runs.exists() and not (tmp_path / "r").exists()
 
 
+@pytest.mark.e2e
 def test_dry_run_lists_the_matrix(done: dict, capsys: pytest.CaptureFixture) -> None:
     assert main(["compare", str(done["config"]), "--dry-run", "--runs-dir", str(done["runs"])]) == 0
     out = capsys.readouterr().out
@@ -260,6 +267,7 @@ def test_duplicate_runs_are_rejected() -> None:
         expand(parse_compare_config(dup))
 
 
+@pytest.mark.e2e
 def test_compare_under_accelerate_launch(done: dict, tmp_path: Path) -> None:
     """Two CPU processes: every fine-tune runs data-parallel, the main process alone benches and
     writes the report, and each run is announced once."""
@@ -299,6 +307,7 @@ def test_variant_training_overrides() -> None:
         parse_compare_config(data)
 
 
+@pytest.mark.e2e
 def test_failed_bench_keeps_the_finished_fine_tune(done: dict, tmp_path: Path) -> None:
     import kanformer.compare.run as compare_run
 

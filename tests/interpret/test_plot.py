@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import pytest
+import torch
+from matplotlib.lines import Line2D
+from PIL import Image
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from kanformer import KAN, KANFFNConfig, KANLinear, kanify  # noqa: E402
-from kanformer.interpret.plot import (  # noqa: E402
+from kanformer import KAN, KANFFNConfig, KANLinear, kanify
+from kanformer.interpret.plot import (
     MIN_ALPHA,
     edge_alphas,
     ffn_edges,
@@ -24,8 +20,8 @@ from kanformer.interpret.plot import (  # noqa: E402
     plot_kan,
     top_edges,
 )
-from kanformer.interpret.plot_commands import register  # noqa: E402
-from kanformer.models import load_model, sample_inputs  # noqa: E402
+from kanformer.interpret.plot_commands import register
+from kanformer.models import load_model, sample_inputs
 
 
 def _assert_png(path: Path, min_bytes: int = 15_000) -> tuple[int, int]:

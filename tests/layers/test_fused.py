@@ -8,6 +8,7 @@ import torch
 from kanformer import KANLinear
 
 
+@pytest.mark.compile
 @pytest.mark.parametrize("kind", ["bspline", "bspline-adapted", "group-rational"])
 def test_fused_matches_eager(kind: str) -> None:
     """Outputs and all gradients agree; the token dimension may change between calls."""

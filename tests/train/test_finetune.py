@@ -94,6 +94,7 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.e2e
 def test_cli_finetune_and_bad_input(tmp_path: Path) -> None:
     write_glue_fixture("sst2", tmp_path / "data", n=12)
     out = _cli(
@@ -117,6 +118,7 @@ def test_cli_finetune_and_bad_input(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "known tasks" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.e2e
 def test_two_process_data_parallel_on_cpu(tmp_path: Path) -> None:
     """accelerate launch --multi_gpu with ACCELERATE_USE_CPU=1: really 2 processes, the same
     parameters on both ranks after training, and evaluation over exactly the dataset's size."""
