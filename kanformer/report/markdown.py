@@ -265,12 +265,14 @@ def _setup(results: dict[str, Any]) -> list[str]:
             out.append(f"- `{name}`: the original model")
         else:
             keys = ("form", "hidden", "init", "calibrate", "layers", "basis", "grid_size", "sharing", "trainable")
+            if ffn.get("form") == "grkan":  # group-rational units: no B-spline basis, grid or per-edge sharing
+                keys = ("form", "hidden", "init", "calibrate", "layers", "groups", "trainable")
             # and whatever else differs from the defaults (grid_range, spline_init, distill_rows, ...)
             extra = [k for k, v in ffn.items() if k not in keys and k in _FFN_DEFAULTS and v != _FFN_DEFAULTS[k]]
             out.append(f"- `{name}`: " + " ".join(f"{k}={ffn[k]}" for k in (*keys, *extra) if k in ffn))
     # One line per model and task and distinct training settings (variants may override some).
     configs: dict[tuple[str, str, str], list[str]] = {}
-    shown = ("max_steps", "batch_size", "lr", "kan_lr", "schedule", "max_length", "max_train_samples")
+    shown = ("max_steps", "batch_size", "lr", "kan_lr", "kan_shared_lr", "schedule", "max_length", "max_train_samples")
     for run in results["runs"]:
         cfg = run.get("run_config") or {}
         text = ", ".join(f"{k}={cfg[k]}" for k in shown if cfg.get(k) is not None)
