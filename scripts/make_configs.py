@@ -64,8 +64,13 @@ STUDY_VARIANTS = {
     "kan-distill": {"form": "kan", "hidden": "match-params", "init": "distill"},
     # the same width from scratch: what new FFNs alone learn in the fine-tuning budget
     "kan-match-params": {"form": "kan", "hidden": "match-params", "init": "scratch"},
-    # KAT's recipe: group-rational units fitted to the activation on the pre-activations they see
-    "grkan-warm": {"form": "grkan", "init": "warm", "calibrate": "range"},
+    # KAT's recipe: group-rational units fitted to the activation on the pre-activations they see; the
+    # rational coefficients at a tenth of the learning rate, as in the quickstart (at the full rate its
+    # fine-tunes were unstable), the units compiled (Triton on GPUs)
+    "grkan-warm": {
+        "ffn": {"form": "grkan", "init": "warm", "calibrate": "range", "fused": True},
+        "train": {"kan_shared_lr": 5e-6},
+    },
 }
 
 
