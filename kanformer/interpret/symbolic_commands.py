@@ -31,7 +31,8 @@ def cmd_symbolic(args: argparse.Namespace) -> None:
     """Train, prune, fit symbolic functions, retrain their affine parameters, and print the formula."""
     import torch
 
-    from ..paper.fitting import PAPER_FUNCTIONS, train_lbfgs
+    from ..fitting import train_lbfgs
+    from ..paper.fitting import PAPER_FUNCTIONS
     from .symbolic import SymbolicKAN, auto_symbolic, default_variables, formula, formula_rmse, prune
     from .symbolic_fit import paper_data, train_kan
 
