@@ -1,1 +1,2 @@
-"""Measurement: layer micro-benchmarks now; model-level benchmarks later."""
+"""Measurement: KANLinear micro-benchmarks (:mod:`.layer`), whole-model benchmarks (:mod:`.model`) and what
+kanify changes in a model (:mod:`.inspect`)."""

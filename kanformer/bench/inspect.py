@@ -34,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..plugin import KANFFNConfig, kanify
 from ..plugin.adapters import FFNAdapter, adapter_for, find_blocks, is_projection, widths
 from ..plugin.kanify import FIT_KEYS, start_fit
+from ..reporting.tables import table
 from ..settings import parse_settings
 
 
@@ -264,18 +265,6 @@ def _x(v: float | None) -> str:
     return "-" if v is None else f"x{v:.2f}"
 
 
-def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
-    if markdown:
-        lines = [
-            "| " + " | ".join(header) + " |",
-            "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|",
-        ]
-        return lines + ["| " + " | ".join(r) + " |" for r in rows]
-    w = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
-    fmt = [f"{{:<{w[0]}}}"] + [f"{{:>{n}}}" for n in w[1:]]
-    return ["  ".join(f.format(c) for f, c in zip(fmt, r, strict=True)).rstrip() for r in [header, *rows]]
-
-
 def settings_line(report: Mapping[str, Any]) -> str:
     """The settings that matter, e.g. 'form=kan hidden=keep (h=256) layers=all (2 of 2 blocks) ...'."""
     s, k = report["settings"], report["kanify"]
@@ -332,7 +321,7 @@ def render_inspect(report: Mapping[str, Any], markdown: bool = False, title: str
             _x(change.get("weight_mib")),
         ],
     ]
-    out += _table(["", "before", "after", "after/before"], summary, markdown)
+    out += table(["", "before", "after", "after/before"], summary, markdown=markdown)
     out.append("")
     rows = [
         [
@@ -351,7 +340,7 @@ def render_inspect(report: Mapping[str, Any], markdown: bool = False, title: str
         header.append(f"R² vs original ({start_fit(report['kanify'])[1]})")
         for row, r in zip(rows, report["layers"], strict=True):
             row.append("-" if r.get("fit_r2") is None else f"{r['fit_r2']:.3f}")
-    out += _table(header, rows, markdown)
+    out += table(header, rows, markdown=markdown)
     out.append("")
     out += [("* " if markdown else "note: ") + n for n in report["notes"]]
     return "\n".join(out)

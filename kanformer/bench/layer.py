@@ -169,23 +169,37 @@ def bench_layer(
 
 def results_table(results: list[LayerResult]) -> str:
     """A markdown table of ``results``."""
+    from ..reporting.tables import table
 
     def fmt(v: float | None, spec: str, unit: str = "") -> str:
         return "n/a" if v is None else format(v, spec) + unit
 
-    lines = [
-        "| shape | implementation | params | fwd ms | fwd+bwd ms (p95) | saved MiB | peak MiB"
-        " | fwd+bwd speed-up vs efficient-kan | peak vs efficient-kan |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    header = [
+        "shape",
+        "implementation",
+        "params",
+        "fwd ms",
+        "fwd+bwd ms (p95)",
+        "saved MiB",
+        "peak MiB",
+        "fwd+bwd speed-up vs efficient-kan",
+        "peak vs efficient-kan",
     ]
-    for r in results:
-        lines.append(
-            f"| {r.tokens} tok, {r.d} | {r.implementation} | {r.params / 1e6:.2f}M | {r.forward_ms:.1f} | "
-            f"{r.forward_backward_ms:.1f} ({r.forward_backward_p95_ms:.1f}) | {r.saved_mib:.1f} | "
-            f"{fmt(r.peak_mib, '.1f')} | {fmt(r.speedup_vs_baseline, '.2f', 'x')} | "
-            f"{fmt(r.peak_ratio_vs_baseline, '.2f', 'x')} |"
-        )
-    return "\n".join(lines)
+    rows = [
+        [
+            f"{r.tokens} tok, {r.d}",
+            r.implementation,
+            f"{r.params / 1e6:.2f}M",
+            f"{r.forward_ms:.1f}",
+            f"{r.forward_backward_ms:.1f} ({r.forward_backward_p95_ms:.1f})",
+            f"{r.saved_mib:.1f}",
+            fmt(r.peak_mib, ".1f"),
+            fmt(r.speedup_vs_baseline, ".2f", "x"),
+            fmt(r.peak_ratio_vs_baseline, ".2f", "x"),
+        ]
+        for r in results
+    ]
+    return "\n".join(table(header, rows, align="ll", spaced_rule=True))
 
 
 def results_json(results: list[LayerResult]) -> list[dict]:

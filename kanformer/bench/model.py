@@ -33,7 +33,8 @@ import torch
 from torch import Tensor
 from transformers import PreTrainedModel
 
-from .inspect import _int, _ratio, _si, _table, _x, model_stats
+from ..reporting.tables import table
+from .inspect import _int, _ratio, _si, _x, model_stats
 from .measure import peak_bytes, time_fn
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -431,7 +432,7 @@ def render_bench(results: list[dict[str, Any]], markdown: bool = False) -> str:
     if first.get("model"):
         task = f", task {first['task']}" if first.get("task") else ""
         out += [("**Model**" if markdown else "Model") + f": {first['model']}{task}", ""]
-    out += _table(header, rows, markdown)
+    out += table(header, rows, markdown=markdown)
     shape = "x".join(str(n) for n in first["input_shape"])
     b, n = first["batch_size"], first["seq_len"]
     parts = [

@@ -19,7 +19,7 @@ basis and both sharing modes work; with ``sharing="group"`` phi_oi = w_oi * u_g(
 shape is shared by every input of group g, which the titles say.
 
 Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas, never through
-pyplot (see :mod:`kanformer.report.plots`).
+pyplot (see :mod:`kanformer.reporting.plots`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from matplotlib.lines import Line2D
 from torch import Tensor, nn
 
 from ..layers import KAN, KANLinear
-from ..report.plots import DPI, save_png
+from ..reporting.plots import DPI, save_png
 
 #: points at which each edge function is evaluated
 CURVE_POINTS = 101

@@ -2,7 +2,7 @@
 
 Workflow (``kanformer symbolic`` runs it on the KAN paper's toy functions)::
 
-    from kanformer.paper.fitting import train_lbfgs
+    from kanformer.fitting import train_lbfgs
 
     model = SymbolicKAN(kan)                  # a copy of a trained KAN, with masks and locks
     prune(model, x)                           # drop unimportant edges and hidden nodes

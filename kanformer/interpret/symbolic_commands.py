@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..paper.functions import PAPER_SHAPES
+from ..reporting.tables import table
 
 if TYPE_CHECKING:
     from .symbolic import EdgeReport, SymbolicKAN
@@ -18,19 +19,20 @@ if TYPE_CHECKING:
 
 def fits_table(reports: Sequence[EdgeReport], model: SymbolicKAN) -> str:
     """One row per fitted edge: the best function, its R^2, whether it is locked, and its current (a, b, c, d)."""
-    rows = [f"{'edge':<10} {'function':<9} {'R^2':>10} {'locked':>6} {'a':>9} {'b':>9} {'c':>9} {'d':>9}"]
+    rows = []
     for r in reports:
         params = model.affine[r.layer][r.out, r.in_].tolist() if r.locked else list(r.fit.params)
-        cells = " ".join(f"{v:>9.4f}" for v in params)
-        rows.append(f"{r.edge:<10} {r.fit.name:<9} {r.fit.r2:>10.6f} {'yes' if r.locked else 'no':>6} {cells}")
-    return "\n".join(rows)
+        rows.append([r.edge, r.fit.name, f"{r.fit.r2:.6f}", "yes" if r.locked else "no", *(f"{v:.4f}" for v in params)])
+    header = ["edge", "function", "R^2", "locked", "a", "b", "c", "d"]
+    return "\n".join(table(header, rows, align="ll", markdown=False))
 
 
 def cmd_symbolic(args: argparse.Namespace) -> None:
     """Train, prune, fit symbolic functions, retrain their affine parameters, and print the formula."""
     import torch
 
-    from ..paper.fitting import PAPER_FUNCTIONS, train_lbfgs
+    from ..fitting import train_lbfgs
+    from ..paper.fitting import PAPER_FUNCTIONS
     from .symbolic import SymbolicKAN, auto_symbolic, default_variables, formula, formula_rmse, prune
     from .symbolic_fit import paper_data, train_kan
 

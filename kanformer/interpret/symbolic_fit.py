@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..fitting import grow_kan
 from ..layers import KAN
-from ..paper.fitting import PAPER_FUNCTIONS, sample, train_lbfgs
+from ..paper.fitting import PAPER_FUNCTIONS, sample
 
 
 @dataclass
@@ -36,25 +37,6 @@ def paper_data(name: str, n_train: int = 1000, n_test: int = 1000, seed: int = 0
     return PaperData(x_train, fn(x_train).unsqueeze(1), x_test, fn(x_test).unsqueeze(1))
 
 
-def _first_stage(data: PaperData, widths: Sequence[int], grid: int, steps: int, seed: int) -> KAN:
-    torch.manual_seed(seed)
-    model = KAN(list(widths), grid_size=grid).double()
-    _stage(model, data, steps)
-    return model
-
-
-def _stage(model: KAN, data: PaperData, steps: int) -> None:
-    # Grids follow the data before each stage, so hidden activations that drifted stay inside the next
-    # layer's grid; uniform grids (grid_eps=1) keep the fast closed-form B-spline path (adaptive knots cost 10x).
-    model.update_grid(data.x_train, grid_eps=1.0)
-    train_lbfgs(model, data.x_train, data.y_train, steps)
-
-
-def _train_mse(model: KAN, data: PaperData) -> float:
-    with torch.no_grad():
-        return (model(data.x_train) - data.y_train).square().mean().item()
-
-
 def train_kan(
     data: PaperData,
     widths: Sequence[int],
@@ -63,22 +45,26 @@ def train_kan(
     seed: int = 0,
     restarts: int = 5,
 ) -> KAN:
-    """A float64 KAN trained with LBFGS (``steps`` x 20 iterations per grid) and grid extension.
+    """A float64 KAN trained with LBFGS (``steps`` x 20 iterations per grid) and grid extension
+    (:func:`kanformer.fitting.grow_kan`).
 
     Narrow KANs such as [2, 1, 1] often stall in a local minimum (about half of the
     initialisations for exp(sin(pi x) + y^2)), so the first stage is run from
     ``restarts`` initialisations (seeds seed, seed + 1, ...) and the best on the
     training data continues through the finer grids.
     """
-    if widths[0] != data.x_train.shape[1]:
-        raise ValueError(f"widths[0]={widths[0]} does not match the input dimension {data.x_train.shape[1]}")
-    if not grids or any(g < 1 for g in grids):
-        raise ValueError(f"grids={list(grids)} is invalid: give grid sizes >= 1, e.g. 3 5 10 20")
-    if restarts < 1:
-        raise ValueError(f"restarts={restarts} is invalid: give an integer >= 1")
-    starts = [_first_stage(data, widths, grids[0], steps, seed + r) for r in range(restarts)]
-    model = min(starts, key=lambda m: _train_mse(m, data))
-    for size in grids[1:]:
-        model.extend_grid(size)
-        _stage(model, data, steps)  # a fresh optimiser: extension replaces parameters
-    return model
+    # Grids follow the data before each stage, so hidden activations that drifted stay inside the next
+    # layer's grid; uniform grids (grid_eps=1) keep the fast closed-form B-spline path (adaptive knots
+    # cost 10x). LBFGS keeps train_lbfgs's default tolerances, not the float64 ones of the paper fits.
+    return grow_kan(
+        data.x_train,
+        data.y_train,
+        widths,
+        grids,
+        steps,
+        seed=seed,
+        restarts=restarts,
+        grid_eps=1.0,
+        update_grid_each_stage=True,
+        tolerances={},
+    )

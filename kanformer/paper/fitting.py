@@ -3,8 +3,8 @@
 from kanformer.paper.fitting import fit_function
 stages = fit_function("exp(sin(pi*x)+y^2)", widths=[2, 5, 1], grids=(3, 5, 10))
 
-:func:`fit_kan` is the grid-extension loop on any data; :func:`fit_function` samples one
-of :data:`PAPER_FUNCTIONS` and runs it.
+:func:`fit_kan` runs the grid-extension loop (:func:`kanformer.fitting.grow_kan`) on any data and
+measures each grid; :func:`fit_function` samples one of :data:`PAPER_FUNCTIONS` and runs it.
 """
 
 from __future__ import annotations
@@ -17,9 +17,25 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.special
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from ..fitting import grow_kan, lbfgs_tolerances, param_count, rmse, train_lbfgs
 from ..layers import KAN
+
+# train_lbfgs, lbfgs_tolerances, rmse and param_count live in kanformer.fitting, re-exported for the paper code.
+__all__ = [
+    "PAPER_FUNCTIONS",
+    "PAPER_GRIDS",
+    "FitStage",
+    "fit_function",
+    "fit_kan",
+    "lbfgs_tolerances",
+    "paper_data",
+    "param_count",
+    "rmse",
+    "sample",
+    "train_lbfgs",
+]
 
 
 def _bessel(x: Tensor) -> Tensor:
@@ -70,77 +86,6 @@ def sample(name: str, n: int, generator: torch.Generator, dtype: torch.dtype = t
     return x, fn(x.double()).to(dtype).unsqueeze(1)
 
 
-def rmse(model: torch.nn.Module, x: Tensor, y: Tensor) -> float:
-    with torch.no_grad():
-        return (model(x) - y).pow(2).mean().sqrt().item()
-
-
-def param_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def train_lbfgs(
-    model: torch.nn.Module,
-    x: Tensor,
-    y: Tensor,
-    steps: int,
-    tolerance_grad: float = 1e-12,
-    tolerance_change: float = 1e-14,
-) -> None:
-    """``steps`` LBFGS steps (up to 20 iterations each, strong Wolfe) on the MSE of model(x) vs y.
-
-    A step ends early once the gradient or the change of loss/parameters falls below the
-    tolerances; float64 fits aiming at RMSE far below 1e-7 need tolerances far below the
-    defaults, which are absolute and would stop them at MSE ~ 1e-10.
-    """
-    opt = torch.optim.LBFGS(
-        model.parameters(),
-        lr=1,
-        max_iter=20,
-        history_size=10,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=tolerance_grad,
-        tolerance_change=tolerance_change,
-    )
-
-    def closure() -> Tensor:
-        opt.zero_grad()
-        loss = (model(x) - y).pow(2).mean()
-        loss.backward()
-        return loss
-
-    for _ in range(steps):
-        opt.step(closure)
-
-
-def _check_grids(grids: Sequence[int]) -> None:
-    ok = len(grids) >= 1 and all(isinstance(g, int) and g >= 1 for g in grids)
-    if not ok or any(b <= a for a, b in zip(grids[:-1], grids[1:], strict=True)):
-        raise ValueError(f"grids={list(grids)!r} is invalid: need increasing integers >= 1, e.g. [3, 5, 10]")
-
-
-def lbfgs_tolerances(dtype: torch.dtype) -> dict[str, float]:
-    """LBFGS stopping tolerances for a fit in ``dtype`` (keyword arguments of :func:`train_lbfgs`).
-
-    float64 fits chase RMSE of 1e-7 and below (MSE 1e-14): the float32 tolerances, absolute
-    values, would end their steps long before that, so they get pykan's 1e-32.
-    """
-    if dtype == torch.float64:
-        return {"tolerance_grad": 1e-32, "tolerance_change": 1e-32}
-    return {}
-
-
-def _train_stage(model: KAN, x: Tensor, y: Tensor, steps: int, grid_updates: int) -> None:
-    """``steps`` LBFGS steps in ``grid_updates + 1`` equal chunks, the grids moved to the data between chunks."""
-    chunks = max(grid_updates, 0) + 1
-    for c in range(chunks):
-        if c:
-            model.update_grid(x)
-        n = steps * (c + 1) // chunks - steps * c // chunks
-        if n:
-            train_lbfgs(model, x, y, n, **lbfgs_tolerances(x.dtype))
-
-
 def fit_kan(
     x_train: Tensor,
     y_train: Tensor,
@@ -156,54 +101,20 @@ def fit_kan(
     grid_updates_until: int = 20,
     **layer_kwargs: object,
 ) -> list[FitStage]:
-    """Fit a KAN to (x_train (N, d), y_train (N, 1)) with LBFGS, extending the grid between stages.
+    """Fit a KAN to (x_train (N, d), y_train (N, 1)) with :func:`kanformer.fitting.grow_kan` and
+    measure it after each grid: one :class:`FitStage` per grid size.
 
-    The grid follows the data once (update_grid) before the first stage; each
-    extension refines it preserving the learned function (extend_grid), then LBFGS
-    continues. The model is built in the dtype of x_train.
-
-    Args:
-        restarts: the first stage runs from this many initialisations (seeds ``seed``,
-            ``seed + 1``, ...) and the one with the lowest *training* RMSE continues. Narrow
-            KANs such as [2, 1, 1] can collapse their hidden activations into one grid
-            interval and stall there, which no later grid undoes.
-        grid_updates: per stage, move the grids to the data this many times, evenly
-            through the stage's steps: hidden activations drift while training and can
-            leave (or crowd into a corner of) the grid they started on.
-        grid_updates_until: only stages with at most this many intervals move their
-            grids. A move refits the coefficients by least squares on the training
-            activations; on fine grids some intervals hold no sample, their coefficients
-            come out zero and the test error jumps (seen for x*y on G >= 100, 1000 points).
-        on_stage: ``on_stage(stage, model)`` sees the model after each stage (extra
-            evaluations, progress).
-
-    Returns one :class:`FitStage` per grid size.
+    The grid follows the data once before the first stage. ``restarts``, ``grid_updates`` and
+    ``grid_updates_until`` are grow_kan's (hidden activations drift while training and can leave,
+    or crowd into a corner of, the grid they started on); LBFGS tolerances follow the dtype.
+    ``on_stage(stage, model)`` sees the model after each stage (extra evaluations, progress).
     """
-    _check_grids(grids)
-    if widths[0] != x_train.shape[1]:
-        raise ValueError(f"widths[0]={widths[0]} does not match the input dimension {x_train.shape[1]}")
-    if not isinstance(restarts, int) or restarts < 1:
-        raise ValueError(f"restarts={restarts!r} is invalid: need an integer >= 1")
     start = time.perf_counter()
-    model, best = None, math.inf
-    for r in range(restarts):
-        torch.manual_seed(seed + r)
-        candidate = KAN(list(widths), grid_size=grids[0], dtype=x_train.dtype, **layer_kwargs)
-        candidate.update_grid(x_train)
-        _train_stage(candidate, x_train, y_train, steps_per_grid, grid_updates if grids[0] <= grid_updates_until else 0)
-        loss = rmse(candidate, x_train, y_train)
-        loss = loss if math.isfinite(loss) else math.inf  # a diverged start never wins over a finite one
-        if model is None or loss < best:
-            model, best = candidate, loss
-    assert model is not None
-    stages = []
-    for i, g in enumerate(grids):
-        if i:
-            model.extend_grid(g)
-            # Parameters are replaced when the grid grows: a fresh optimiser each stage.
-            _train_stage(model, x_train, y_train, steps_per_grid, grid_updates if g <= grid_updates_until else 0)
+    stages: list[FitStage] = []
+
+    def record(grid: int, model: KAN) -> None:
         stage = FitStage(
-            grid_size=g,
+            grid_size=grid,
             params=param_count(model),
             train_rmse=rmse(model, x_train, y_train),
             test_rmse=rmse(model, x_test, y_test),
@@ -212,6 +123,20 @@ def fit_kan(
         stages.append(stage)
         if on_stage is not None:
             on_stage(stage, model)
+
+    grow_kan(
+        x_train,
+        y_train,
+        widths,
+        grids,
+        steps_per_grid,
+        seed=seed,
+        restarts=restarts,
+        grid_updates=grid_updates,
+        grid_updates_until=grid_updates_until,
+        on_stage=record,
+        **layer_kwargs,
+    )
     return stages
 
 

@@ -24,8 +24,9 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
 from ..io import atomic_write_json, atomic_write_text
 from ..provenance import environment
-from ..report.markdown import generated_line, reproduce_section, table
-from ..report.plots import panels, save_png
+from ..reporting.markdown import generated_line, reproduce_section
+from ..reporting.plots import panels, save_png
+from ..reporting.tables import table
 from .scaling import pareto_front
 
 THEORY_EXPONENT = 4  # k + 1 for cubic B-splines (paper, Sec. 2.3 and 3.1)
@@ -81,7 +82,7 @@ def _tidy_log(ax: Axes) -> None:
 
 
 def _panels(n: int, cols: int = 3, height: float = 3.3) -> tuple[Figure, list[Axes]]:
-    """:func:`kanformer.report.plots.panels` sized for these reports: 4 inches a column, legends in the panels."""
+    """:func:`kanformer.reporting.plots.panels` sized for these reports: 4 inches a column, legends in the panels."""
     return panels(n, cols, height, panel_width=4.0, legend_room=False)
 
 
@@ -241,7 +242,7 @@ def render_fit_markdown(results: Row, plots: Sequence[str]) -> str:
                 "MLP front α",
             ],
             rows,
-            text_columns=2,
+            align="ll",
         ),
         "",
         "## Plots",
@@ -287,7 +288,7 @@ def render_fit_markdown(results: Row, plots: Sequence[str]) -> str:
                 + ([_e(optimum.get(s["params"]))] if optimum else [])
                 for s in f["kan"]["stages"]
             ],
-            text_columns=0,
+            align="",
         )
         out += ["", "MLPs:", ""]
         out += table(
@@ -297,7 +298,7 @@ def render_fit_markdown(results: Row, plots: Sequence[str]) -> str:
                 + [f"{m['seconds']:.1f}"]
                 for m in f["mlps"]
             ],
-            text_columns=0,
+            align="",
         )
         out.append("")
     return "\n".join(out + _footer(results))
@@ -428,7 +429,7 @@ def render_special_markdown(results: Row, plots: Sequence[str]) -> str:
                 + [f"{p['seconds']:.1f}"]
                 for p in f["points"]
             ],
-            text_columns=1,
+            align="l",
         )
         out += ["", "</details>", ""]
     return "\n".join(out + _footer(results))

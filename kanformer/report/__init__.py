@@ -1,8 +1,10 @@
-"""Comparison reports: aggregation, tables and plots.
+"""The report of ``kanformer compare``: aggregation, report.md, plots, the README table and reference checks.
 
 results = build_results(config, runs, benches)   # every number, JSON-able
 write_report(results, "reports/quickstart")      # report.md, results.json/.csv, runs.csv, *.png
 rerender("reports/quickstart")                   # again, from results.json alone
+
+The helpers every report shares (tables, markdown sections, plot primitives) are in :mod:`kanformer.reporting`.
 """
 
 from .aggregate import build_results, summarize

@@ -2,43 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import yaml
-
-from ..provenance import describe
+from ..reporting.markdown import generated_line, reproduce_section
+from ..reporting.tables import metric_cell, num, si, table, times
 from .aggregate import noise as two_se
-
-_SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
-
-
-def si(value: float | None, digits: int = 3) -> str:
-    """``22713216`` -> ``22.7M``; None -> ``-``."""
-    if value is None:
-        return "-"
-    for scale, suffix in _SI:
-        if abs(value) >= scale:
-            return f"{value / scale:.{digits}g}{suffix}"
-    return f"{value:.{digits}g}"
-
-
-def times(value: float | None) -> str:
-    return "-" if value is None else f"x{value:.2f}"
-
-
-def num(value: float | None, fmt: str = ".1f") -> str:
-    return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, fmt)
-
-
-def metric_cell(row: dict[str, Any]) -> str:
-    if row["mean"] is None:
-        return "-"
-    if row["std"] is None:
-        return f"{row['mean']:.4f} (n={row['n']})"
-    return f"{row['mean']:.4f} ± {row['std']:.4f} (n={row['n']})"
 
 
 def delta_cell(row: dict[str, Any]) -> str:
@@ -64,41 +33,6 @@ def fit_cell(row: dict[str, Any]) -> str:
 def metric_name(key: str) -> str:
     """``validation/accuracy`` -> ``accuracy``."""
     return key.split("/", 1)[-1]
-
-
-def table(
-    header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 2, align: str | None = None
-) -> list[str]:
-    """A markdown table's lines: the first ``text_columns`` left-aligned and the rest right-aligned, or
-    ``align`` as one letter per column (``l`` left, anything else right), e.g. ``"llrr"``."""
-    align = align or ("l" * text_columns + "r" * len(header))[: len(header)]
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|",
-    ]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
-
-
-def reproduce_section(command: str, config: Mapping[str, Any], environment: Mapping[str, Any]) -> list[str]:
-    """The closing "## Reproduce" (command and config as YAML) and "## Environment" (as JSON) sections."""
-    return [
-        "## Reproduce",
-        "",
-        "```sh",
-        command,
-        "```",
-        "",
-        "```yaml",
-        yaml.safe_dump(dict(config), sort_keys=False).rstrip(),
-        "```",
-        "",
-        "## Environment",
-        "",
-        "```json",
-        json.dumps(dict(environment), indent=2),
-        "```",
-        "",
-    ]
 
 
 _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
@@ -187,18 +121,6 @@ def _verdict(row: dict[str, Any], base: dict[str, Any]) -> str:
     return f"`{row['variant']}` {delta:+.4f}, {side} seed noise (2 SE = {noise:.4f})"
 
 
-def generated_line(results: Mapping[str, Any], default_command: str) -> str:
-    """'Generated <when> by `<command>` in <N> min on <hardware, versions>' (no final full stop), from
-    the created / command / wall_seconds / environment entries every results.json holds."""
-    env = results.get("environment") or {}
-    seconds = results.get("wall_seconds")
-    return (
-        f"Generated {results.get('created', '')} by `{results.get('command') or default_command}`"
-        + (f" in {seconds / 60:.1f} min" if seconds else "")
-        + f" on {describe(env) if env else 'an unrecorded machine'}"
-    )
-
-
 def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None) -> str:
     """The whole report.md; ``plots`` maps a plot's title to its file name next to report.md."""
     summary = results["summary"]
@@ -225,7 +147,7 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
         tasks.setdefault(row["task"], []).append(row)
     for task, rows in tasks.items():
         out += [f"### {task} ({rows[0]['metric']})", ""]
-        out += table([c for c, _ in _COLUMNS], [[f(r) for _, f in _COLUMNS] for r in rows])
+        out += table([c for c, _ in _COLUMNS], [[f(r) for _, f in _COLUMNS] for r in rows], align="ll")
         out.append("")
     if plots:
         out += ["## Plots", ""]
@@ -241,6 +163,7 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
             [r["id"], metric_name(r["metric"]), num(r["value"], ".4f"), num(r["finetune_seconds"], ".0f")]
             for r in results["runs"]
         ],
+        align="ll",
     )
     out += [
         "",
@@ -297,4 +220,4 @@ def _setup(results: dict[str, Any]) -> list[str]:
     return out
 
 
-__all__ = ["generated_line", "render_markdown", "reproduce_section", "summary_lines", "table"]
+__all__ = ["render_markdown", "summary_lines"]

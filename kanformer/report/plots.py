@@ -6,29 +6,23 @@
 One PNG per entry of :data:`PLOT_FILES`; a plot with nothing to show (no throughput
 numbers, no loss curves) is skipped rather than drawn empty. A variant has the same
 colour in every plot (:func:`variant_colors`); the original model is always dark grey.
-
-Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas, never through
-pyplot: no global figure registry to leak into or close, no GUI backend, safe in threads.
+Figures, colours and PNG files come from :mod:`kanformer.reporting.plots`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import matplotlib
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
 
-from ..io import atomic_write
+from ..reporting.plots import legend, panels, save_png, variant_colors
 
 PLOT_FILES: dict[str, str] = {
     "accuracy_vs_params": "accuracy_vs_params.png",
@@ -37,10 +31,6 @@ PLOT_FILES: dict[str, str] = {
     "training_curves": "training_curves.png",
 }
 
-DPI = 120
-ORIGINAL_COLOR = "#333333"
-_WIDTH_IN = 8.5  # about 1000 px at DPI
-_LEGEND_IN = 0.9  # height kept for the shared legend below the panels
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _LINESTYLES = ("-", "--", ":", "-.")
 # (value key, ratio-vs-original key, panel title) of the throughput plot's panels.
@@ -89,30 +79,6 @@ def write_plots(results: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     return written
 
 
-def save_png(fig: Figure, path: str | os.PathLike) -> Path:
-    """Save ``fig`` as a PNG at DPI, atomically: a reader never sees half a file.
-
-    Written to a temporary file in the same folder (created if needed), made readable by all
-    (0644; like :mod:`kanformer.io`'s writers, reports are meant to be read), then renamed over ``path``.
-    """
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
-
-
-def variant_colors(variants: Iterable[str], originals: Iterable[str] = ("original",)) -> dict[str, str]:
-    """Colour of each variant: originals dark grey, the others tab10 colours in sorted-name order.
-
-    Depending only on the set of names keeps the colours stable across plots and across
-    the order rows happen to arrive in.
-    """
-    original_set = set(originals)
-    # tab10's own grey (index 7) is left out so nothing is mistaken for the original.
-    palette = [to_hex(c) for i, c in enumerate(matplotlib.colormaps["tab10"].colors) if i != 7]
-    others = sorted(set(variants) - original_set)
-    colors = {v: palette[i % len(palette)] for i, v in enumerate(others)}
-    colors.update({v: ORIGINAL_COLOR for v in set(variants) & original_set})
-    return colors
-
-
 def _style(summary: Sequence[Row], runs: Sequence[Row]) -> _Style:
     variants = {r["variant"] for r in [*summary, *runs]}
     originals = {r["variant"] for r in summary if r.get("is_original")}
@@ -137,38 +103,6 @@ def _positive(x: Any) -> bool:
 def _unique(items: Iterable[_T]) -> list[_T]:
     """Distinct items in first-seen order: panels follow the order of the experiment config."""
     return list(dict.fromkeys(items))
-
-
-def panels(
-    n: int,
-    max_cols: int,
-    panel_height: float,
-    sharey: bool = False,
-    *,
-    panel_width: float | None = None,
-    legend_room: bool = True,
-) -> tuple[Figure, list[Axes]]:
-    """A figure of n panels in rows of at most max_cols, with room below for a shared :func:`legend`.
-
-    The figure is the report width wide, or ``panel_width`` inches per column when given; each row of
-    panels is ``panel_height`` inches high. ``legend_room=False`` leaves out the space for the legend
-    (for figures whose panels carry their own).
-    """
-    cols = min(n, max_cols)
-    rows = math.ceil(n / cols)
-    width = _WIDTH_IN if panel_width is None else panel_width * cols
-    height = rows * panel_height + (_LEGEND_IN if legend_room else 0.0)
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = list(fig.subplots(rows, cols, squeeze=False, sharey=sharey).flat)
-    for ax in axes[n:]:
-        ax.remove()
-    return fig, axes[:n]
-
-
-def legend(fig: Figure, handles: list[Line2D], title: str) -> None:
-    """One legend for the whole figure, centred below the panels (:func:`panels` leaves room for it)."""
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=8, title=title)
 
 
 def _variant_handles(style: _Style, present: set[str], **line: Any) -> list[Line2D]:

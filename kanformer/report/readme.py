@@ -8,10 +8,10 @@ tests/test_readme.py checks that README.md holds exactly this table for reports/
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from .markdown import num, si, times
+from ..reporting.tables import num, si, table, times
 
 MODEL_LABELS = {
     "minilm": "MiniLM (pretrained)",
@@ -26,8 +26,8 @@ VARIANT_LABELS = {
     "grkan-warm": "grkan-warm (KAT, calibrated)",
     "kan": "kan (match-params)",
 }
-HEADER = "| model, task | variant | {metric} | Δ vs original | params | train samples/s | infer samples/s |"
-ALIGN = "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+COLUMNS = ("model, task", "variant", "{metric}", "Δ vs original", "params", "train samples/s", "infer samples/s")
+HEADER = "| " + " | ".join(COLUMNS) + " |"
 
 
 def _metric(r: Mapping[str, Any]) -> str:
@@ -42,10 +42,6 @@ def _delta(r: Mapping[str, Any]) -> str:
     return f"{r['delta']:+.3f} ({'beyond' if r['beyond_noise'] else 'within'} noise)"
 
 
-def _row(cells: Sequence[str]) -> str:
-    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
-
-
 def _with_ratio(text: str, ratio: float | None, original: bool) -> str:
     return text if original or ratio is None else f"{text} ({times(ratio)})"
 
@@ -58,7 +54,7 @@ def readme_table(results: Mapping[str, Any]) -> list[str]:
     summary = results["summary"]
     metrics = {r["metric"].split("/", 1)[-1] for r in summary}
     steps = {(r["model"], r["task"]): (r.get("run_config") or {}).get("max_steps") for r in results["runs"]}
-    lines = [HEADER.format(metric=metrics.pop() if len(metrics) == 1 else "metric"), ALIGN]
+    rows = []
     seen: set[tuple[str, str]] = set()
     for r in summary:
         key = (r["model"], r["task"])
@@ -69,20 +65,19 @@ def readme_table(results: Mapping[str, Any]) -> list[str]:
             if steps.get(key):
                 first += f", {steps[key]} steps"
         original = r["is_original"]
-        lines.append(
-            _row(
-                [
-                    first,
-                    VARIANT_LABELS.get(r["variant"], r["variant"]),
-                    _metric(r),
-                    _delta(r),
-                    _with_ratio(si(r["params"]), r["params_ratio"], original),
-                    _with_ratio(num(r["train_samples_per_s"]), r["train_speed_ratio"], original),
-                    _with_ratio(num(r["infer_samples_per_s"]), r["infer_speed_ratio"], original),
-                ]
-            )
+        rows.append(
+            [
+                first,
+                VARIANT_LABELS.get(r["variant"], r["variant"]),
+                _metric(r),
+                _delta(r),
+                _with_ratio(si(r["params"]), r["params_ratio"], original),
+                _with_ratio(num(r["train_samples_per_s"]), r["train_speed_ratio"], original),
+                _with_ratio(num(r["infer_samples_per_s"]), r["infer_speed_ratio"], original),
+            ]
         )
-    return lines
+    metric = metrics.pop() if len(metrics) == 1 else "metric"
+    return table([c.format(metric=metric) for c in COLUMNS], rows, align="ll", spaced_rule=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..provenance import describe
-from .markdown import metric_name, num, table, times
+from ..reporting.tables import num, table, times
+from .markdown import metric_name
 
 
 def _key(row: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -72,7 +73,7 @@ def render_against(results: Mapping[str, Any], reference: Mapping[str, Any], ref
         ]
         for r in against_reference(results, reference)
     ]
-    return "\n".join(lines + table(header, body, text_columns=4))
+    return "\n".join(lines + table(header, body, align="llll"))
 
 
 __all__ = ["against_reference", "render_against"]

@@ -16,7 +16,7 @@ import sys
 
 def cmd_tabular(args: argparse.Namespace) -> None:
     """Run the tabular benchmark and write its report (report.md, results.json, metrics.png)."""
-    from ..report.markdown import metric_cell
+    from ..reporting.tables import metric_cell, table
     from ..settings import read_yaml
     from . import run_tabular, tabular_config
 
@@ -31,11 +31,13 @@ def cmd_tabular(args: argparse.Namespace) -> None:
         raise ValueError(f"--output-dir {output_dir}: is a file; give a directory")
     command = "kanformer " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
     results = run_tabular(cfg, output_dir, command=command)
-    print(f"{'task':<16} {'model':<5} {'params':>8}  main metric (mean ± std over seeds)")
+    rows = []
     for row in results["summary"]:
         metric = results["tasks"][row["task"]]["metrics"][0]
         cell = metric_cell(row["metrics"][metric])
-        print(f"{row['task']:<16} {row['model']:<5} {row['params']:>8,}  {metric} {cell}")
+        rows.append([row["task"], row["model"], f"{row['params']:,}", f"{metric} {cell}"])
+    header = ["task", "model", "params", "main metric (mean ± std over seeds)"]
+    print("\n".join(table(header, rows, align="llrl", markdown=False)))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

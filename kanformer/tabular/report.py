@@ -18,8 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..io import atomic_write_json, atomic_write_text
-from ..report.markdown import generated_line, metric_cell, num, reproduce_section, table
-from ..report.plots import legend, panels, save_png, variant_colors
+from ..reporting.markdown import generated_line, reproduce_section
+from ..reporting.plots import legend, panels, save_png, variant_colors
+from ..reporting.tables import metric_cell, num, table
 from ..tasks.tabular import HIGHER_IS_BETTER
 
 PLOT_FILE = "metrics.png"
@@ -168,7 +169,7 @@ def render_markdown(results: dict[str, Any], plot: str | None = PLOT_FILE) -> st
             ]
             for r in rows
         ]
-        out += [_task_header(task, info), "", *table(header, body), ""]
+        out += [_task_header(task, info), "", *table(header, body, align="ll"), ""]
     if plot:
         out += ["## Plot", "", f"![test metric per task, KAN vs MLP]({plot})", ""]
     out += _setup(cfg)
@@ -189,6 +190,7 @@ def render_markdown(results: dict[str, Any], plot: str | None = PLOT_FILE) -> st
             ]
             for r in results["runs"]
         ],
+        align="ll",
     )
     out += ["", *reproduce_section(results.get("command") or "kanformer tabular", cfg, env)]
     return "\n".join(out)

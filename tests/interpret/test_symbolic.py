@@ -11,6 +11,7 @@ import sympy
 import torch
 
 from kanformer import KAN
+from kanformer.fitting import train_lbfgs
 from kanformer.interpret.symbolic import (
     LIBRARY,
     SymbolicKAN,
@@ -24,7 +25,6 @@ from kanformer.interpret.symbolic import (
 )
 from kanformer.interpret.symbolic_commands import register
 from kanformer.interpret.symbolic_fit import paper_data, train_kan
-from kanformer.paper.fitting import train_lbfgs
 
 X, Y = sympy.symbols("x y")
 PAPER = "exp(sin(pi*x)+y^2)"

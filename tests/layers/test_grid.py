@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from kanformer import KANLinear
+from kanformer.fitting import train_lbfgs
 from kanformer.layers.bspline import bspline_basis
 from kanformer.layers.knots import adaptive_grid, extend_knots, interior, is_uniform, refine_grid, uniform_knots
-from kanformer.paper.fitting import train_lbfgs
 
 SHARINGS = ["edge", "group"]
 

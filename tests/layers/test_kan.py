@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from kanformer import KAN, KANLinear
+from kanformer.fitting import train_lbfgs
 from kanformer.layers.knots import interior
-from kanformer.paper.fitting import train_lbfgs
 
 
 def pykan_target(x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,8 @@ import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
 
-from kanformer.report.plots import ORIGINAL_COLOR, PLOT_FILES, variant_colors, write_plots
+from kanformer.report.plots import PLOT_FILES, write_plots
+from kanformer.reporting.plots import ORIGINAL_COLOR, variant_colors
 
 TASKS = {"bbc-news": "validation/accuracy", "cola": "validation/matthews_correlation"}
 MODELS = {"minilm": 22_000_000, "small-gpt2": 40_000_000}
