@@ -256,6 +256,20 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
         reference = load_results(args.reference)
     specs = expand(config)
+    if args.status or args.executor:  # run directories and scheduler jobs: kanformer.compare.executors
+        from pathlib import Path
+
+        if args.status:
+            from .compare.status import collect_status, render_status
+
+            return print(render_status(collect_status(config, Path(runs_dir)), Path(runs_dir)))
+        from .compare.executors import run_executor
+
+        s = run_executor(config, Path(report_dir), Path(runs_dir), args.executor, args.max_parallel,
+                         args.gpus_per_run, args.slurm, args.threads, command=_command(args))  # fmt: skip
+        if s["failed"]:
+            raise UserError(f"{len(s['failed'])} job(s) failed; kanformer compare {args.config} --status shows why")
+        return
     if args.dry_run:
         from .compare.run import RESULT
 
@@ -278,10 +292,10 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     """Render a comparison report again from its results.json (nothing is re-run)."""
-    from .report import rerender
+    from .compare.jobs import render_report
 
-    paths = rerender(args.directory)
-    print(f"wrote {paths[0]} and {len(paths) - 1} more files")
+    paths, missing = render_report(args.directory)
+    print(f"wrote {paths[0]} and {len(paths) - 1} more files" + (f"; {len(missing)} runs missing" if missing else ""))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -405,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch intra-op threads for every run (default: torch's); CPU numbers are reproducible only at "
         "the same count",
     )
+    cmp.add_argument("--executor", choices=["local", "slurm"], help="run each run as its own job (README: Scale out)")
+    cmp.add_argument("--max-parallel", type=int, metavar="N", help="jobs at once (local; slurm: array throttle)")
+    cmp.add_argument("--gpus-per-run", type=int, metavar="G", help="GPUs per training job; G > 1: accelerate launch")
+    cmp.add_argument("--slurm", nargs="+", action="extend", metavar="key=value", help="sbatch options over cluster:")
+    cmp.add_argument("--status", action="store_true", help="print each run's state: done, running, queued, failed")
     cmp.set_defaults(func=cmd_compare)
 
     rep = sub.add_parser(

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..settings import from_settings, read_yaml
 
-_TOP = ("name", "description", "seeds", "train", "bench", "variants", "experiments")
+_TOP = ("name", "description", "seeds", "train", "bench", "variants", "experiments", "cluster")
 _EXPERIMENT = ("models", "tasks", "variants", "seeds", "train", "bench", "data_dir")
 
 
@@ -153,6 +153,10 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
     seeds = _as_list(data.get("seeds", [0]), "seeds", problems, int)
     train = _mapping(data.get("train"), "train", problems)
     bench = _mapping(data.get("bench"), "bench", problems)
+    if data.get("cluster") is not None:  # SLURM options for --executor slurm (kanformer.compare.executors)
+        from .executors import check_cluster
+
+        problems += check_cluster(_mapping(data.get("cluster"), "cluster", problems))
 
     before = len(problems)
     _check_run_settings(train, "train", problems)
@@ -257,10 +261,15 @@ def load_compare_config(path: str) -> CompareConfig:
 
 
 def expand(config: CompareConfig) -> list[RunSpec]:
-    """Every run of the matrix, in order: experiment, model, task, variant, seed."""
+    """Every run of the matrix, in order: experiment, model, task, variant, seed.
+
+    A report row is one model x task x variant: its runs (seeds) must share their settings, so the
+    same triple in two experiments with different training, bench or data settings is refused.
+    """
     specs = []
     seen = set()
-    for exp in config.experiments:
+    rows: dict[tuple[str, str, str], tuple[int, RunSpec]] = {}
+    for i, exp in enumerate(config.experiments):
         for model in exp.models:
             for task in exp.tasks:
                 for variant in exp.variants:
@@ -273,7 +282,27 @@ def expand(config: CompareConfig) -> list[RunSpec]:
                             raise ValueError(f"run {spec.id} appears twice in the matrix; list it once")
                         seen.add(spec.dirname)
                         specs.append(spec)
+                        first = rows.setdefault((model, task, variant), (i, spec))
+                        if first[0] != i:
+                            _check_same_row(first, (i, spec))
     return specs
+
+
+def _check_same_row(a: tuple[int, RunSpec], b: tuple[int, RunSpec]) -> None:
+    (i, x), (j, y) = a, b
+    diff = [
+        f"{what}.{k}: {p.get(k)!r} vs {q.get(k)!r}"
+        for what, p, q in (("train", x.train, y.train), ("bench", x.bench, y.bench))
+        for k in sorted(set(p) | set(q))
+        if p.get(k) != q.get(k)
+    ]
+    if x.data_dir != y.data_dir:
+        diff.append(f"data_dir: {x.data_dir!r} vs {y.data_dir!r}")
+    if diff:
+        raise ValueError(
+            f"{x.model}/{x.task}/{x.variant} is in experiments[{i}] and experiments[{j}] with different settings "
+            f"({'; '.join(diff)}): one report row would pool them; declare a second variant name for one of them"
+        )
 
 
 __all__ = ["CompareConfig", "Experiment", "RunSpec", "expand", "load_compare_config", "parse_compare_config", "slug"]

@@ -128,9 +128,16 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
     out = [f"# kanformer comparison: {results['name']}", ""]
     if results.get("description"):
         out += [results["description"], ""]
+    out += [generated_line(results, "kanformer compare") + ".", ""]
+    if results.get("missing"):  # written by an executor before every run finished
+        missing = results["missing"]
+        out += [
+            f"**Partial report: {len(missing)} of {len(missing) + len(results['runs'])} runs have not finished** "
+            "(`kanformer compare CONFIG --status`; `kanformer report DIR` renders again with what finished since): "
+            + ", ".join(f"`{m}`" for m in missing),
+            "",
+        ]
     out += [
-        generated_line(results, "kanformer compare") + ".",
-        "",
         "## Summary",
         "",
         *summary_lines(summary),
