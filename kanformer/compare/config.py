@@ -154,7 +154,7 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
     train = _mapping(data.get("train"), "train", problems)
     bench = _mapping(data.get("bench"), "bench", problems)
     if data.get("cluster") is not None:  # SLURM options for --executor slurm (kanformer.compare.executors)
-        from .executors import check_cluster
+        from .cluster import check_cluster
 
         problems += check_cluster(_mapping(data.get("cluster"), "cluster", problems))
 

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,56 +33,12 @@ from typing import Any
 import yaml
 
 from ..io import atomic_write_json
+from .cluster import CLUSTER_KEYS, check_cluster, minutes
 from .config import CompareConfig, RunSpec
 from .jobs import LOGS, Job, job_command, write_collected_report, write_sources
 from .status import ACTIVE, RunStatus, collect_status, record_job, slurm_states
 
-#: keys of a config's ``cluster:`` block and of ``--slurm key=value`` -> what they mean
-CLUSTER_KEYS = {
-    "partition": "SLURM partition",
-    "time": "time limit per job: minutes or [D-]HH:MM:SS",
-    "account": "account charged",
-    "cpus": "CPUs per job (cpus-per-task)",
-    "mem": "memory per job, e.g. 64G",
-    "constraint": "node features, e.g. a100",
-    "qos": "quality of service",
-    "exclude": "nodes to avoid",
-    "gpus_per_run": "GPUs per training job (--gpus-per-run)",
-    "max_parallel": "jobs of an array running at once (--max-parallel)",
-    "setup": "shell lines run before each job (module load ..., source venv/bin/activate)",
-}
 _INSTALL = "--executor slurm needs submitit: pip install kanformer[cluster]"
-
-
-def _minutes(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    m = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d\d)(?::(\d\d))?", str(value).strip())
-    if not m:
-        raise ValueError(f"time={value!r}: give minutes or [D-]HH:MM:SS")
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in m.groups())
-    return max(1, days * 1440 + hours * 60 + minutes + (seconds > 0))
-
-
-def check_cluster(options: Mapping[str, Any]) -> list[str]:
-    """Problems of a ``cluster:`` block (or of ``--slurm`` pairs), one line each."""
-    problems = []
-    unknown = sorted(set(map(str, options)) - set(CLUSTER_KEYS))
-    if unknown:
-        problems.append(f"unknown cluster setting(s) {unknown}; known: {', '.join(CLUSTER_KEYS)}")
-    for key in ("cpus", "gpus_per_run", "max_parallel"):
-        value = options.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            problems.append(f"cluster {key}={value!r} must be an integer >= 1")
-    if options.get("time") is not None:
-        try:
-            _minutes(options["time"])
-        except ValueError as err:
-            problems.append(f"cluster {err}")
-    setup = options.get("setup")
-    if setup is not None and not (isinstance(setup, list) and all(isinstance(s, str) for s in setup)):
-        problems.append("cluster setup must be a list of shell lines")
-    return problems
 
 
 def cluster_options(config: CompareConfig, pairs: list[str] | None = None) -> dict[str, Any]:
@@ -358,7 +314,7 @@ def _sbatch_parameters(options: dict[str, Any], name: str, gpus: int, max_parall
         if options.get(key):
             params[key] = str(options[key])
     # submitit's own default is 5 minutes: a fine-tune needs more; set cluster.time to fit the partition
-    params["time"] = _minutes(options["time"]) if options.get("time") is not None else 24 * 60
+    params["time"] = minutes(options["time"]) if options.get("time") is not None else 24 * 60
     if options.get("cpus"):
         params["cpus_per_task"] = int(options["cpus"])
     if options.get("mem") is not None:

@@ -29,6 +29,7 @@ from ..io import atomic_write_json
 from .config import CompareConfig, RunSpec, expand, load_compare_config
 
 LOGS = "logs"
+JOB_FILE = "job.json"  # the scheduler job ids of a run (kanformer.compare.status)
 PORT = "{port}"  # replaced in a train command by a free port when the job starts
 
 
@@ -104,8 +105,6 @@ def bench_carriers(specs: list[RunSpec]) -> dict[str, RunSpec]:
 
 def _clear(run_dir: Path) -> None:
     """Empty a run directory left by other settings, keeping the job record and logs."""
-    from .status import JOB_FILE
-
     for path in run_dir.iterdir() if run_dir.is_dir() else []:
         if path.name not in (LOGS, JOB_FILE):
             shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -23,8 +23,8 @@ from typing import Any
 
 from ..io import atomic_write_json
 from .config import CompareConfig, RunSpec, expand
+from .jobs import JOB_FILE, LOGS, bench_carriers
 
-JOB_FILE = "job.json"
 ACTIVE = ("queued", "running")
 #: SLURM job states (squeue/sacct) -> ours
 _SLURM = {
@@ -151,7 +151,6 @@ def tail(path: Path, lines: int = 8) -> list[str]:
 def collect_status(config: CompareConfig, runs_dir: Path, tail_lines: int = 8) -> list[RunStatus]:
     """The state of every run of ``config`` in ``runs_dir`` (asks the scheduler about recorded jobs)."""
     from ..train.loop import latest_checkpoint
-    from .jobs import LOGS, bench_carriers
     from .run import _bench_done, _finished, _stale, run_config
 
     specs = expand(config)
