@@ -33,6 +33,9 @@ from . import interpreting
 # Base activations by code: "none" has no base branch.
 ACT_CODES = {"none": 0, "identity": 1, "silu": 2, "gelu": 3, "gelu_tanh": 4, "relu": 5}
 MAX_ORDER = 5
+# Triton 3.9's interpreter multiplies bf16 tl.dot operands as raw bits: there, dots run on the
+# operands upcast to fp32, which is what the GPU's bf16 MMA computes (exact products, fp32 sums).
+_INTERPRET = tl.constexpr(interpreting())
 
 
 def _configs(kind: str) -> list[triton.Config]:
@@ -151,7 +154,9 @@ def _act_grad(x, ACT: tl.constexpr):
 
 @triton.jit
 def _dot(a, b, IEEE: tl.constexpr):
-    if IEEE:
+    if _INTERPRET:
+        r = tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+    elif IEEE:
         r = tl.dot(a, b, input_precision="ieee")
     else:
         r = tl.dot(a, b)
@@ -196,7 +201,9 @@ def _forward_kernel(
         acc += _dot(feat.to(w.dtype), w, IEEE)
     if HAS_BIAS:
         acc += tl.load(b_ptr + rn, mask=mn, other=0.0).to(tl.float32)[None, :]
-    tl.store(y_ptr + rm[:, None] * stride_ym + rn[None, :], acc.to(y_ptr.dtype.element_ty), mask=mm[:, None] & mn[None, :])
+    tl.store(
+        y_ptr + rm[:, None] * stride_ym + rn[None, :], acc.to(y_ptr.dtype.element_ty), mask=mm[:, None] & mn[None, :]
+    )
 
 
 @triton.autotune(configs=_configs("dx"), key=["N_OUT", "N_IN", "NF", "K", "ACT"])
@@ -240,7 +247,9 @@ def _grad_input_kernel(
     if ACT != 0:
         xc = tl.load(x_ptr + rm[:, None] * stride_xm + rc[None, :], mask=mm[:, None] & mc[None, :], other=0.0)
         g += acc_b * _act_grad(xc.to(tl.float32), ACT)
-    tl.store(dx_ptr + rm[:, None] * stride_dxm + rc[None, :], g.to(dx_ptr.dtype.element_ty), mask=mm[:, None] & mc[None, :])
+    tl.store(
+        dx_ptr + rm[:, None] * stride_dxm + rc[None, :], g.to(dx_ptr.dtype.element_ty), mask=mm[:, None] & mc[None, :]
+    )
 
 
 @triton.autotune(configs=_configs("dw"), key=["N_OUT", "N_IN", "NF", "K", "ACT", "BASE"])
