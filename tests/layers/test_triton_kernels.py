@@ -25,6 +25,11 @@ if not kernels.triton_available():
     _REASON = "triton is not installed (pip install kanformer[gpu]): the Triton kernel tests did not run"
     print(f"\nSKIPPED tests/layers/test_triton_kernels.py: {_REASON}", file=sys.__stderr__)
     pytest.skip(_REASON, allow_module_level=True)
+if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+    # One process builds the kernels either for the interpreter or for the GPU: there, test_triton_cuda.py runs.
+    pytest.skip(
+        "a CUDA device is present: tests/layers/test_triton_cuda.py tests the compiled kernels", allow_module_level=True
+    )
 
 _previous = os.environ.get("TRITON_INTERPRET")
 os.environ["TRITON_INTERPRET"] = "1"  # read when the kernels are defined (at import)
@@ -206,6 +211,14 @@ def test_kanify_passes_the_kernel_through() -> None:
     layers = [m for m in model.modules() if isinstance(m, KANLinear)]
     assert layers and all(m.kernel == "triton" for m in layers)
     assert model.config.kanformer["settings"]["kernel"] == "triton"
+
+
+def test_bench_layer_measures_the_triton_path() -> None:
+    from kanformer.bench.layer import TRITON, bench_layer
+
+    results = bench_layer([(16, 16)], warmup=0, repeats=1, fused=False, triton=True)
+    row = next(r for r in results if r.implementation == TRITON)
+    assert row.params == 16 * 16 * 9 + 16 and row.forward_backward_ms > 0
 
 
 @pytest.mark.compile
