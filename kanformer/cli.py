@@ -56,20 +56,24 @@ def cmd_bench_layer(args: argparse.Namespace) -> None:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but no CUDA device is visible; use --device cpu")
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
-    results = bench_layer(
-        args.shapes,
-        grid_size=args.grid_size,
-        spline_order=args.spline_order,
-        device=args.device,
-        dtype=dtype,
-        fused=args.fused,
-        warmup=args.warmup,
-        repeats=args.repeats,
-    )
+    try:
+        results = bench_layer(
+            args.shapes,
+            grid_size=args.grid_size,
+            spline_order=args.spline_order,
+            device=args.device,
+            dtype=dtype,
+            fused=args.fused,
+            triton=args.triton,
+            warmup=args.warmup,
+            repeats=args.repeats,
+        )
+    except ValueError as err:  # --triton without triton, or on a CPU device
+        raise UserError(str(err)) from None
     print(results_table(results))
     if args.output_dir:
         command = _command(args)
-        paths = write_layer_report(results, environment(args.device), command, args.output_dir)
+        paths = write_layer_report(results, environment(args.device, ("triton",)), command, args.output_dir)
         print("wrote " + ", ".join(paths))
 
 
@@ -325,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also measure the torch.compile-fused kernels (default: on)",
+    )
+    bench.add_argument(
+        "--triton",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help='also measure kernel="triton" (default: on CUDA when triton is installed; pip install kanformer[gpu])',
     )
     bench.add_argument("--warmup", type=int, default=3)
     bench.add_argument("--repeats", type=int, default=10)

@@ -165,9 +165,10 @@ def inspect_model(model: nn.Module, ffn: KANFFNConfig | None = None, seq_len: in
         cfg = ffn or KANFFNConfig()
         settings = cfg.to_dict()
         structural = cfg.replace(init="scratch" if cfg.init == "distill" else cfg.init, calibrate="none", fused=False)
+        structural = structural.replace(kernel="torch")
         if structural != cfg:
             notes.append(
-                "init=distill, calibrate and fused change weight values or kernels, not sizes: "
+                "init=distill, calibrate, fused and kernel change weight values or kernels, not sizes: "
                 "the KAN structure was built without them"
             )
         with torch.random.fork_rng(devices=[]):  # kanify draws random weights: leave the caller's RNG alone

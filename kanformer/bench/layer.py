@@ -1,7 +1,8 @@
 """``kanformer bench-layer``: one KAN layer against its baselines, side by side.
 
 Compared at each shape (tokens, d):
-  * kanformer ``KANLinear`` d -> d, B-spline, eager and with fused (compiled) kernels;
+  * kanformer ``KANLinear`` d -> d, B-spline, eager and with fused (compiled) kernels, and
+    with the Triton kernels (``kernel="triton"``) on CUDA when triton is installed;
   * the efficient-kan formulation d -> d: Cox–de Boor basis on a (tokens, d, G + K)
     tensor, then one dense matmul (written below as the baseline; same maths and
     parameters as efficient-kan's KANLinear, incl. its per-edge spline scaler);
@@ -70,7 +71,12 @@ class MLPFeedForward(nn.Module):
 BASELINE = "efficient-kan formulation"
 
 
-def implementations(d: int, grid_size: int, spline_order: int, fused: bool) -> dict[str, nn.Module]:
+TRITON = "kanformer KANLinear (triton)"
+
+
+def implementations(
+    d: int, grid_size: int, spline_order: int, fused: bool, triton: bool = False
+) -> dict[str, nn.Module]:
     """The layers compared at width d, by display name."""
     kan = dict(grid_size=grid_size, spline_order=spline_order)
     impls: dict[str, nn.Module] = {
@@ -78,6 +84,8 @@ def implementations(d: int, grid_size: int, spline_order: int, fused: bool) -> d
     }
     if fused:
         impls["kanformer KANLinear (fused)"] = KANLinear(d, d, fused=True, **kan)
+    if triton:
+        impls[TRITON] = KANLinear(d, d, kernel="triton", **kan)
     impls[BASELINE] = EfficientKANFormulation(d, d, **kan)
     impls["nn.Linear"] = nn.Linear(d, d)
     impls["MLP FFN d-4d-d"] = MLPFeedForward(d, 4 * d)
@@ -141,6 +149,7 @@ def bench_layer(
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
     fused: bool = True,
+    triton: bool | None = None,
     warmup: int = 3,
     repeats: int = 10,
     seed: int = 0,
@@ -148,14 +157,21 @@ def bench_layer(
     """Measure every implementation at every (tokens, d) shape.
 
     ``dtype`` other than fp32 runs under autocast (bf16/fp16) with fp32 parameters.
+    ``triton``: also measure ``kernel="triton"``; None = on CUDA when triton is installed.
     """
+    from ..layers.kernels import check_triton, triton_available
+
     dev = torch.device(device)
+    if triton is None:
+        triton = dev.type == "cuda" and triton_available()
+    elif triton:
+        check_triton(dev)
     results: list[LayerResult] = []
     for tokens, d in shapes:
         torch.manual_seed(seed)
         x = torch.randn(tokens, d, device=dev)
         grad = torch.randn(tokens, d, device=dev)
-        for name, module in implementations(d, grid_size, spline_order, fused).items():
+        for name, module in implementations(d, grid_size, spline_order, fused, triton).items():
             result = _measure(module.to(dev), x, grad, dtype, warmup, repeats)
             results.append(LayerResult(tokens=tokens, d=d, implementation=name, **result))
         base = next(r for r in results if r.tokens == tokens and r.d == d and r.implementation == BASELINE)

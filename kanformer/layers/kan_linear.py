@@ -26,6 +26,7 @@ Initialisation (variance-aware, for x ~ N(0, 1) per input):
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ from .basis import BASES, Basis
 from .basis.base import compute_dtype
 from .basis.bspline import BSplineBasis
 from .bspline import bspline_basis
+from .kernels import KERNELS, check_triton, require_triton, triton_available, triton_device_ok
 from .knots import adaptive_grid, extend_knots, interior, refine_grid, uniform_knots
 
 SHARING = ("edge", "group")
@@ -75,6 +77,11 @@ class KANLinear(nn.Module):
             term when both branches exist (edge sharing).
         grid_eps: default blend for :meth:`update_grid` (1 = uniform, 0 = quantiles).
         fused: compile the basis kernels with torch.compile (bspline and rational).
+        kernel: "torch" (the default), "triton" (fused Triton kernels for basis="bspline",
+            sharing="edge" on uniform knots: CUDA tensors, ``pip install kanformer[gpu]``) or
+            "auto" (Triton on CUDA tensors where it is installed and supported, else torch).
+            With "triton", knots made non-uniform by :meth:`update_grid` and float64 inputs run
+            the torch path after one warning.
         **basis_kwargs: extra options of the basis (rational: ``numerator_degree``,
             ``denominator_degree``, ``rational_init``).
 
@@ -100,6 +107,7 @@ class KANLinear(nn.Module):
         spline_share: float = 0.5,
         grid_eps: float = 0.02,
         fused: bool = False,
+        kernel: str = "torch",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         **basis_kwargs: object,
@@ -127,6 +135,16 @@ class KANLinear(nn.Module):
             _require(ok, "groups", groups, f"a divisor of in_features={in_features}")
         if fused and basis not in FUSED_BASES:
             raise ValueError(f"fused=True is invalid for basis={basis!r}: only {list(FUSED_BASES)} have fused kernels")
+        _require(kernel in KERNELS, "kernel", kernel, f"choose one of {list(KERNELS)}")
+        if kernel == "triton":
+            if basis != "bspline" or sharing != "edge":
+                raise ValueError(
+                    f'kernel="triton" is invalid for basis={basis!r}, sharing={sharing!r}: the Triton kernels cover '
+                    'basis="bspline" with sharing="edge"; use kernel="torch" (or "auto") for this layer'
+                )
+            require_triton()
+        self.kernel = kernel
+        self._triton_warned = False
 
         self.in_features, self.out_features = in_features, out_features
         self.sharing, self.base_activation_name = sharing, base_activation
@@ -230,7 +248,42 @@ class KANLinear(nn.Module):
     def _weight_dtype(self) -> torch.dtype:
         return (self.spline_weight if self.sharing == "edge" else self.weight).dtype
 
+    def _use_triton(self, x: Tensor) -> bool:
+        """Whether this forward runs the Triton kernels (see ``kernel``)."""
+        kernel = getattr(self, "kernel", "torch")  # layers pickled before the option existed
+        if kernel == "torch" or self.sharing != "edge" or not isinstance(self.basis, BSplineBasis):
+            return False
+        if kernel == "triton":
+            check_triton(x.device)
+        elif not (triton_available() and x.device.type == "cuda" and triton_device_ok(x.device)):
+            return False
+        why = None
+        if x.dtype == torch.float64 or self.spline_weight.dtype == torch.float64:
+            why = "float64 is not supported by the Triton kernels"
+        elif not self.basis.uniform:
+            why = "the knots are not uniform (moved by update_grid with grid_eps < 1)"
+        if why is None:
+            return True
+        if kernel == "triton" and not getattr(self, "_triton_warned", False):
+            self._triton_warned = True
+            warnings.warn(f'kernel="triton": {why}; this layer runs the torch path', stacklevel=3)
+        return False
+
+    def _forward_triton(self, x: Tensor, dtype: torch.dtype) -> Tensor:
+        from .kernels.bspline_triton import ACT_CODES, TritonSplineLinear
+
+        knots = self.basis.knots.to(torch.float32)
+        t0 = knots[:, 0].contiguous()
+        inv_h = (1.0 / (knots[:, 1] - knots[:, 0])).contiguous()
+        w = self.spline_weight.reshape(self.out_features, -1).to(dtype)
+        wb = self.base_weight.to(dtype) if self.base_weight is not None else None
+        bias = self.bias.to(dtype) if self.bias is not None else None
+        act = ACT_CODES[self.base_activation_name]
+        return TritonSplineLinear.apply(x, t0, inv_h, wb, w, bias, self.basis.spline_order, act)
+
     def _forward2d(self, x: Tensor, dtype: torch.dtype) -> Tensor:
+        if self._use_triton(x):
+            return self._forward_triton(x, dtype)
         xb = x.to(compute_dtype(x))
         bias = self.bias.to(dtype) if self.bias is not None else None
         if self.sharing == "edge":

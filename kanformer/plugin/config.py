@@ -9,6 +9,7 @@ from typing import Any
 
 from ..layers.activations import BASE_ACTIVATIONS
 from ..layers.basis import BASES
+from ..layers.kernels import KERNELS
 
 FORMS = ("kan", "grkan")
 INITS = ("scratch", "warm", "distill")
@@ -50,6 +51,13 @@ class KANFFNConfig:
     spline_init: str = "noise"
     grid_eps: float = 0.02
     fused: bool = False
+    kernel: str = field(
+        default="torch",
+        metadata={
+            "help": "torch | triton | auto: triton runs fused Triton kernels for form=kan, basis=bspline, "
+            "sharing=edge on CUDA (pip install kanformer[gpu]); auto uses them on CUDA where installed"
+        },
+    )
     rational_init: str = field(default="gelu", metadata={"help": "grkan scratch: the function the units start as"})
     distill_steps: int = field(
         default=300, metadata={"help": "init=distill: most Adam steps per block (early stop on held-out tokens)"}
@@ -112,6 +120,12 @@ class KANFFNConfig:
             self.calibrate == "none" or self.form == "grkan" or self.basis == "bspline",
             "calibrate",
             "form=kan calibrates B-spline grids: needs basis=bspline",
+        )
+        check(self.kernel in KERNELS, "kernel", f"choose one of {list(KERNELS)}")
+        check(
+            self.kernel != "triton" or (self.form == "kan" and self.basis == "bspline" and self.sharing == "edge"),
+            "kernel",
+            "triton covers form=kan with basis=bspline and sharing=edge; use torch or auto",
         )
         check(0.0 <= self.grid_eps <= 1.0, "grid_eps", "a fraction in [0, 1]")
         check(isinstance(self.distill_steps, int) and self.distill_steps >= 1, "distill_steps", "an integer >= 1")

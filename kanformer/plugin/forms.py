@@ -65,6 +65,7 @@ def kan_form(cfg: KANFFNConfig, d: int, h: int, act: str, gated: bool, warm: boo
     )
     if cfg.basis == "bspline":
         common["fused"] = cfg.fused
+        common["kernel"] = cfg.kernel if cfg.sharing == "edge" else "torch"
     if cfg.basis == "rational":
         common["rational_init"] = cfg.rational_init
     specs = {}

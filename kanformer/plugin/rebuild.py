@@ -10,6 +10,7 @@ from torch import nn
 
 from ..layers import KANLinear
 from ..layers.basis.bspline import BSplineBasis
+from ..layers.kernels import triton_available
 from .adapters import adapter_for
 from .config import KANFFNConfig
 from .install import ffn_blocks, install_layers, set_trainable
@@ -24,6 +25,8 @@ def build_structure(model: nn.Module) -> None:
     """
     record = model.config.kanformer
     cfg = KANFFNConfig.from_dict(record["settings"])
+    if cfg.kernel == "triton" and not triton_available():
+        cfg = cfg.replace(kernel="auto")  # saved on a GPU machine: load anywhere, run the torch path here
     adapter = adapter_for(model)
     blocks = ffn_blocks(model, adapter)
     install_layers(model, cfg, adapter, blocks, record["layers"], record["hidden"], record["activation"])

@@ -1,0 +1,265 @@
+"""kernel="triton": the Triton B-spline kernels match the torch path and a float64 reference.
+
+No GPU is needed: Triton's interpreter (TRITON_INTERPRET=1) runs the kernels on CPU
+tensors. The variable is set only while this module imports the kernels and while its
+tests run, so other test modules see the environment they expect. Without triton
+(``pip install kanformer[gpu]`` or ``.[dev]``) the module is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+import torch
+
+from kanformer import KANLinear
+from kanformer.layers import kernels
+from kanformer.plugin import KANFFNConfig
+
+if not kernels.triton_available():
+    _REASON = "triton is not installed (pip install kanformer[gpu]): the Triton kernel tests did not run"
+    print(f"\nSKIPPED tests/layers/test_triton_kernels.py: {_REASON}", file=sys.__stderr__)
+    pytest.skip(_REASON, allow_module_level=True)
+if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+    # One process builds the kernels either for the interpreter or for the GPU: there, test_triton_cuda.py runs.
+    pytest.skip(
+        "a CUDA device is present: tests/layers/test_triton_cuda.py tests the compiled kernels", allow_module_level=True
+    )
+
+_previous = os.environ.get("TRITON_INTERPRET")
+os.environ["TRITON_INTERPRET"] = "1"  # read when the kernels are defined (at import)
+try:
+    from kanformer.layers.kernels import bspline_triton  # noqa: F401
+finally:
+    if _previous is None:
+        del os.environ["TRITON_INTERPRET"]
+    else:
+        os.environ["TRITON_INTERPRET"] = _previous
+
+
+@pytest.fixture(autouse=True)
+def _interpret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+
+
+def _pair(kernel_opts: dict, seed: int = 0) -> tuple[KANLinear, KANLinear]:
+    """The same layer twice: kernel="triton" and kernel="torch"."""
+    torch.manual_seed(seed)
+    ref = KANLinear(**kernel_opts)
+    with torch.no_grad():  # non-trivial values everywhere (a zero bias would hide its gradient)
+        for p in ref.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    tri = KANLinear(**kernel_opts, kernel="triton")
+    tri.load_state_dict(ref.state_dict())
+    return tri, ref
+
+
+def _run(layer: KANLinear, x: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Output and the gradients of x and every parameter for output gradient g."""
+    layer.zero_grad(set_to_none=True)
+    xi = x.clone().requires_grad_()
+    y = layer(xi)
+    y.backward(g)
+    grads = {"x": xi.grad, **{n: p.grad for n, p in layer.named_parameters()}}
+    return y.detach(), grads
+
+
+def _check(tri, ref, opts: dict, x, g, atol: float, rtol: float) -> None:  # noqa: ANN001
+    y_t, g_t = _run(tri, x, g)
+    y_r, g_r = _run(ref, x, g)
+    torch.testing.assert_close(y_t, y_r, atol=atol, rtol=rtol)
+    assert set(g_t) == set(g_r) and all(v is not None for v in g_t.values())
+    for name in g_r:
+        torch.testing.assert_close(g_t[name], g_r[name], atol=atol, rtol=rtol, msg=name)
+    # float64 reference: the torch path in double precision
+    ref64 = KANLinear(**opts, dtype=torch.float64)
+    ref64.load_state_dict({k: v.double() for k, v in ref.state_dict().items()})
+    y_d, g_d = _run(ref64, x.double(), g.double())
+    torch.testing.assert_close(y_t.double(), y_d, atol=atol, rtol=rtol)
+    for name in g_d:
+        torch.testing.assert_close(g_t[name].double(), g_d[name], atol=atol, rtol=rtol, msg=f"{name} vs float64")
+
+
+CASES = [
+    # (K, G, grid_range, base activation, bias, x shape (..., in), out, input scale)
+    pytest.param(1, 3, (-1.0, 1.0), "silu", True, (37, 19), 23, 1.0, id="K1-odd-shapes"),
+    pytest.param(2, 5, (-2.0, 3.0), "gelu", True, (2, 3, 17), 18, 1.5, id="K2-batch-dims"),
+    pytest.param(3, 5, (-3.0, 3.0), "gelu_tanh", True, (1, 20), 33, 1.0, id="K3-one-token"),
+    pytest.param(3, 11, (-0.5, 0.5), "relu", True, (40, 16), 16, 20.0, id="K3-far-outside"),
+    pytest.param(3, 7, (-1.0, 1.0), "identity", False, (24, 21), 9, 1.0, id="K3-no-bias"),
+    pytest.param(2, 2, (0.0, 4.0), "none", True, (30, 18), 17, 2.0, id="K2-no-base"),
+    pytest.param(5, 4, (-2.0, 2.0), "silu", True, (19, 17), 20, 1.2, id="K5"),
+]
+
+
+@pytest.mark.parametrize("order,grid,grid_range,act,bias,shape,out,scale", CASES)
+def test_matches_torch_and_float64(order, grid, grid_range, act, bias, shape, out, scale) -> None:  # noqa: ANN001
+    """Forward and the gradients of x, coefficients, base weight and bias."""
+    opts = dict(
+        in_features=shape[-1],
+        out_features=out,
+        grid_size=grid,
+        spline_order=order,
+        grid_range=grid_range,
+        base_activation=act,
+        bias=bias,
+    )
+    tri, ref = _pair(opts)
+    torch.manual_seed(1)
+    x = torch.randn(*shape) * scale
+    if scale > 10:  # far outside: some inputs on the grid, most beyond the extended knots
+        x[: shape[0] // 4] /= scale
+    g = torch.randn(*shape[:-1], out)
+    _check(tri, ref, opts, x, g, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_autocast_half(dtype: torch.dtype) -> None:
+    """bf16/fp16 autocast (fp32 accumulation): close to the torch path and to float64."""
+    opts = dict(in_features=24, out_features=20, grid_size=5, spline_order=3, grid_range=(-2.0, 2.0))
+    tri, ref = _pair(opts)
+    x = torch.randn(3, 11, 24)
+    g = torch.randn(3, 11, 20)
+    with torch.autocast("cpu", dtype=dtype):
+        y_t, g_t = _run(tri, x, g.to(dtype))
+        y_r, g_r = _run(ref, x, g.to(dtype))
+    assert y_t.dtype == dtype
+    ref64 = KANLinear(**opts, dtype=torch.float64)
+    ref64.load_state_dict({k: v.double() for k, v in ref.state_dict().items()})
+    y_d, g_d = _run(ref64, x.double(), g.double())
+    for a, b in [(y_t, y_r), (y_t, y_d)]:
+        torch.testing.assert_close(a.double(), b.double(), atol=5e-2, rtol=2e-2)
+    for name in g_d:
+        scale = g_d[name].abs().max().item()
+        for other in (g_r[name], g_d[name]):
+            err = (g_t[name].double() - other.double()).abs().max().item()
+            assert err <= 2e-2 * scale + 1e-2, (name, err, scale)
+
+
+def test_input_half_without_autocast() -> None:
+    """bf16 inputs to an fp32 layer: basis and base activation in fp32, output in the weights' dtype.
+
+    (The torch path evaluates the base activation in the input's bf16, so it is the looser match.)"""
+    opts = dict(in_features=16, out_features=16)
+    tri, ref = _pair(opts)
+    x = torch.randn(20, 16).bfloat16()
+    g = torch.randn(20, 16)
+    y_t, g_t = _run(tri, x, g)
+    y_r, g_r = _run(ref, x, g)
+    assert y_t.dtype == torch.float32 and g_t["x"].dtype == torch.bfloat16
+    ref64 = KANLinear(**opts, dtype=torch.float64)
+    ref64.load_state_dict({k: v.double() for k, v in ref.state_dict().items()})
+    y_d, g_d = _run(ref64, x.double(), g.double())
+    torch.testing.assert_close(y_t.double(), y_d, atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(y_t, y_r, atol=2e-2, rtol=1e-2)
+    for name in g_d:
+        torch.testing.assert_close(g_t[name].double(), g_d[name].to(g_t[name].dtype).double(), atol=2e-2, rtol=1e-2)
+
+
+def test_non_uniform_knots_fall_back_with_a_warning() -> None:
+    tri, ref = _pair(dict(in_features=8, out_features=8))
+    data = torch.randn(200, 8) * 0.7
+    tri.update_grid(data, grid_eps=0.2)
+    ref.update_grid(data, grid_eps=0.2)
+    with pytest.warns(UserWarning, match="not uniform"):
+        y = tri(data[:10])
+    torch.testing.assert_close(y, ref(data[:10]))
+
+
+def test_cpu_tensor_outside_the_interpreter_says_use_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    layer = KANLinear(4, 4, kernel="triton")
+    with pytest.raises(ValueError, match='use kernel="torch"'):
+        layer(torch.randn(2, 4))
+    auto = KANLinear(4, 4, kernel="auto")  # auto: the torch path on CPU
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert auto(torch.randn(2, 4)).shape == (2, 4)
+
+
+def test_missing_triton_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kanformer.layers.kan_linear as kl
+
+    monkeypatch.setattr(kernels, "triton_available", lambda: False)
+    monkeypatch.setattr(kl, "require_triton", kernels.require_triton)
+    with pytest.raises(ValueError, match=r"pip install kanformer\[gpu\]"):
+        KANLinear(4, 4, kernel="triton")
+
+
+def test_invalid_kernel_options() -> None:
+    with pytest.raises(ValueError, match="kernel"):
+        KANLinear(4, 4, kernel="cuda")
+    with pytest.raises(ValueError, match='use kernel="torch"'):
+        KANLinear(4, 4, basis="rbf", kernel="triton")
+    with pytest.raises(ValueError, match="kernel"):
+        KANFFNConfig(kernel="triton", form="grkan")
+    with pytest.raises(ValueError, match="kernel"):
+        KANFFNConfig(kernel="fast")
+    assert KANFFNConfig().kernel == "torch" and KANLinear(4, 4).kernel == "torch"
+
+
+def test_kanify_passes_the_kernel_through() -> None:
+    from kanformer import kanify
+    from kanformer.models import load_model
+
+    model = kanify(load_model("tiny-bert"), KANFFNConfig(kernel="triton", init="warm"))
+    layers = [m for m in model.modules() if isinstance(m, KANLinear)]
+    assert layers and all(m.kernel == "triton" for m in layers)
+    assert model.config.kanformer["settings"]["kernel"] == "triton"
+
+
+def test_bench_layer_measures_the_triton_path() -> None:
+    from kanformer.bench.layer import TRITON, bench_layer
+
+    results = bench_layer([(16, 16)], warmup=0, repeats=1, fused=False, triton=True)
+    row = next(r for r in results if r.implementation == TRITON)
+    assert row.params == 16 * 16 * 9 + 16 and row.forward_backward_ms > 0
+
+
+@pytest.mark.compile
+def test_kernels_compile_for_hopper() -> None:
+    """The kernels compile (Triton -> PTX -> cubin with the bundled ptxas) for sm_90, no GPU needed:
+    the interpreter alone would not catch code that only the compiler rejects."""
+    script = textwrap.dedent(
+        """
+        import os
+        os.environ.pop("TRITON_INTERPRET", None)
+        import triton
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+        from kanformer.layers.kernels import bspline_triton as bt
+
+        P, F32 = "*bf16", "*fp32"
+        common = {"M": "i32", "N_OUT": "i32", "N_IN": "i32", "NF": "i32", "stride_xm": "i32"}
+        kernels = [
+            (bt._forward_kernel,
+             {"x_ptr": F32, "t0_ptr": F32, "ih_ptr": F32, "wb_ptr": P, "c_ptr": P, "b_ptr": P, "y_ptr": P,
+              **common, "stride_ym": "i32"},
+             {"K": 3, "ACT": 2, "HAS_BIAS": True, "IEEE": False, "BM": 128, "BN": 128, "BK": 32}),
+            (bt._grad_input_kernel,
+             {"x_ptr": F32, "t0_ptr": F32, "ih_ptr": F32, "wb_ptr": P, "c_ptr": P, "dy_ptr": P, "dx_ptr": F32,
+              **common, "stride_dym": "i32", "stride_dxm": "i32"},
+             {"K": 3, "ACT": 4, "FP": 8, "IEEE": False, "BM": 64, "BO": 32, "BC": 16}),
+            (bt._grad_weight_kernel,
+             {"x_ptr": F32, "t0_ptr": F32, "ih_ptr": F32, "dy_ptr": P, "dw_ptr": P, **common, "stride_dym": "i32"},
+             {"K": 2, "ACT": 3, "BASE": False, "IEEE": False, "BO": 128, "BJ": 128, "BM": 32}),
+        ]
+        for kern, sig, consts in kernels:
+            sig = {**sig, **{k: "constexpr" for k in consts}}
+            src = ASTSource(fn=kern.fn, signature=sig, constexprs=consts)
+            out = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4, "num_stages": 3})
+            assert "cubin" in out.asm, kern.fn.__name__
+        print("compiled")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_DEFAULT_FP_FUSION"] = "1"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    if proc.returncode != 0 and "ptxas" in proc.stderr and "not found" in proc.stderr.lower():
+        pytest.skip(f"no ptxas to build cubins here: {proc.stderr[-300:]}")
+    assert proc.returncode == 0 and "compiled" in proc.stdout, proc.stderr[-3000:]
