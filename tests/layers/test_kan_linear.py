@@ -481,3 +481,22 @@ def test_regularization_loss(sharing: str) -> None:
         assert any(g.abs().sum() > 0 for g in grads)
     # With only the L1 term, the loss is exactly the sum of the edge scales.
     torch.testing.assert_close(layer.regularization_loss(x, lamb_l1=1.0, lamb_entropy=0.0), layer.edge_scale(x).sum())
+
+
+@pytest.mark.parametrize("basis", ["rbf", "chebyshev", "fourier", "rational"])
+def test_every_basis_saves_only_the_input_and_has_exact_gradients(basis: str) -> None:
+    """Per-edge layers of every basis keep x, not the (N, C * F) features, for backward,
+    and the recomputing backward matches autograd through the basis (gradcheck, float64)."""
+    layer = randomize(make(6, 4, basis=basis, base_activation="none")).double()
+    x = (torch.randn(5, 6, dtype=torch.float64) * 0.8).requires_grad_()
+    params = (x, layer.spline_weight, *layer.basis.parameters())
+    w = lambda: layer.spline_weight.reshape(4, -1)  # noqa: E731
+    assert torch.autograd.gradcheck(lambda x, *_: layer.basis.linear(x, w()), params)
+    big = make(32, 8, basis=basis, base_activation="none")
+    xb = torch.randn(128, 32, requires_grad=True)
+    saved: list[torch.Tensor] = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y = big(xb)  # what forward keeps until backward
+    y.sum().backward()
+    assert max(t.numel() for t in saved) == xb.numel(), [tuple(t.shape) for t in saved]
+    assert xb.grad is not None and big.spline_weight.grad is not None

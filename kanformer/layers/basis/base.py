@@ -41,8 +41,12 @@ class Basis(nn.Module):
         raise NotImplementedError
 
     def linear(self, x: Tensor, weight: Tensor) -> Tensor:
-        """sum_{c, k} weight[o, c * F + k] B_k(x[n, c]): (N, C), (O, C * F) -> (N, O)."""
-        return F.linear(self(x).flatten(1).to(weight.dtype), weight)
+        """sum_{c, k} weight[o, c * F + k] B_k(x[n, c]): (N, C), (O, C * F) -> (N, O).
+
+        Memory-lean for every basis: only x is saved and the (N, C * F) features are
+        rebuilt in backward (:class:`RecomputedBasisLinear`)."""
+        named = dict(self.named_parameters())
+        return RecomputedBasisLinear.apply(x, weight, self, tuple(named), *named.values())
 
     def units(self, x: Tensor, coefficients: Tensor) -> Tensor:
         """One function per row, sum_k coefficients[r, k] B_k(x), on each channel of row r:
@@ -61,6 +65,46 @@ class Basis(nn.Module):
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, rows={self.rows}, num_functions={self.num_functions}"
+
+
+class RecomputedBasisLinear(torch.autograd.Function):
+    """y = B(x) @ W.T for any basis, saving x instead of the (N, C * F) features.
+
+    Autograd through ``basis(x)`` would keep the features and the basis' temporaries
+    for backward: F times the input per layer. Here backward evaluates the basis again
+    and differentiates that evaluation (x and the basis' own parameters, e.g. rational
+    denominators), trading one extra basis evaluation for that memory.
+
+    Shapes: x (N, C), weight (O, C * F) -> (N, O); ``params`` are the basis' parameters.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, basis: Basis, names: tuple[str, ...], *params: Tensor) -> Tensor:
+        ctx.basis, ctx.names = basis, names
+        ctx.save_for_backward(x, weight, *params)
+        return F.linear(basis(x).flatten(1).to(weight.dtype), weight)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x, weight, *params = ctx.saved_tensors
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_p = list(ctx.needs_input_grad[4:])
+        with torch.enable_grad():
+            # The saved parameters, not the module's current attributes: under torch.func.functional_call
+            # (or after an optimiser step) they are different tensors.
+            xd = x.detach().requires_grad_(need_x)
+            pd = [p.detach().requires_grad_(n) for p, n in zip(params, need_p, strict=True)]
+            features = torch.func.functional_call(ctx.basis, dict(zip(ctx.names, pd, strict=True)), (xd,)).flatten(1)
+        grad_w = grad_out.T @ features.detach().to(weight.dtype) if need_w else None
+        grad_x = None
+        grad_p: list[Tensor | None] = [None] * len(params)
+        inputs = ([xd] if need_x else []) + [p for p, n in zip(pd, need_p, strict=True) if n]
+        if inputs:
+            grad_features = (grad_out @ weight).to(features.dtype)
+            grads = list(torch.autograd.grad(features, inputs, grad_features, allow_unused=True))
+            grad_x = grads.pop(0) if need_x else None
+            grad_p = [grads.pop(0) if n else None for n in need_p]
+        return grad_x, grad_w, None, None, *grad_p
 
 
 def compute_dtype(x: Tensor) -> torch.dtype:
