@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..settings import from_settings, read_yaml
+from ..settings import from_settings, read_yaml, setting, validate
 
 _TOP = ("name", "description", "seeds", "train", "bench", "variants", "experiments")
 _EXPERIMENT = ("models", "tasks", "variants", "seeds", "train", "bench", "data_dir")
@@ -37,13 +37,16 @@ _EXPERIMENT = ("models", "tasks", "variants", "seeds", "train", "bench", "data_d
 class Experiment:
     """One block of the matrix: every model x task x variant x seed."""
 
-    models: list[str]
-    tasks: list[str]
-    variants: list[str]
-    seeds: list[int]
-    train: dict[str, Any] = field(default_factory=dict)
-    bench: dict[str, Any] = field(default_factory=dict)
-    data_dir: str | None = None
+    models: list[str] = setting(help="model names (built-in, local directory or hub id)")
+    tasks: list[str] = setting(help="task names or task files")
+    variants: list[str] = setting(help="FFN variants: declared under variants, a preset or original")
+    seeds: list[int] = setting(help="seeds of every run (default: the top-level seeds)")
+    train: dict[str, Any] = setting(help="RunConfig overrides for this block's runs", default_factory=dict)
+    bench: dict[str, Any] = setting(help="BenchSettings overrides for this block's runs", default_factory=dict)
+    data_dir: str | None = setting(None, "local task files in the real schema (offline)")
+
+    def __post_init__(self) -> None:
+        validate(self, "experiment")
 
 
 @dataclass
