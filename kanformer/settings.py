@@ -244,7 +244,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     conversions (text to number, one value to a list of one); ValueError ``name=value (type)``."""
     options = _options(hint)
     for lenient in (False, True):
-        for option in options:
+        # Converting to text is the last resort: layers=1 is [1] for ``str | list[int]``, not '1'.
+        for option in sorted(options, key=lambda h: h is str) if lenient else options:
             try:
                 return _convert(name, value, option, lenient)
             except _NoMatch:

@@ -130,6 +130,27 @@ def split_ffn_spec(spec: str) -> tuple[str | None, list[str]]:
     return None, parts
 
 
+def _spec_settings(spec: str) -> dict[str, Any] | None:
+    """The KAN FFN settings a spec string names (not yet validated); None for the original FFN."""
+    from ..settings import parse_key_values, read_yaml
+
+    base, pairs = split_ffn_spec(spec)
+    settings: dict[str, Any] = {}
+    if base is None:
+        pass
+    elif base.lower() in ("none", "original"):
+        if pairs:
+            raise ValueError(f"--ffn {spec!r}: the original FFN ({base}) takes no KAN settings")
+        return None
+    elif base in FFN_PRESETS:
+        settings = dict(FFN_PRESETS[base])
+    elif base.endswith((".yaml", ".yml")):
+        settings = read_yaml(base)
+    else:
+        raise ValueError(f"ffn={base!r} is not none, a preset {sorted(FFN_PRESETS)}, a YAML file or key=value pairs")
+    return {**settings, **parse_key_values(pairs)}
+
+
 def ffn_settings(spec: str | dict[str, Any] | None) -> dict[str, Any] | None:
     """Complete, validated KAN FFN settings for an FFN spec; None for the original model.
 
@@ -139,26 +160,10 @@ def ffn_settings(spec: str | dict[str, Any] | None) -> dict[str, Any] | None:
     such a mapping. Raises ValueError (one line) for anything else.
     """
     from ..plugin.config import KANFFNConfig
-    from ..settings import from_settings, parse_key_values, read_yaml
+    from ..settings import from_settings
 
     if isinstance(spec, str):
-        base, pairs = split_ffn_spec(spec)
-        settings: dict[str, Any] = {}
-        if base is None:
-            pass
-        elif base.lower() in ("none", "original"):
-            if pairs:
-                raise ValueError(f"--ffn {spec!r}: the original FFN ({base}) takes no KAN settings")
-            return None
-        elif base in FFN_PRESETS:
-            settings = dict(FFN_PRESETS[base])
-        elif base.endswith((".yaml", ".yml")):
-            settings = read_yaml(base)
-        else:
-            raise ValueError(
-                f"ffn={base!r} is not none, a preset {sorted(FFN_PRESETS)}, a YAML file or key=value pairs"
-            )
-        spec = {**settings, **parse_key_values(pairs)}
+        spec = _spec_settings(spec)
     if spec is None:
         return None
     if not isinstance(spec, dict):
@@ -168,7 +173,16 @@ def ffn_settings(spec: str | dict[str, Any] | None) -> dict[str, Any] | None:
 
 def ffn_with_pairs(spec: str | None, pairs: Sequence[str] = ()) -> dict[str, Any] | None:
     """:func:`ffn_settings` of ``spec`` with ``key=value`` pairs over it (the same as writing them
-    inside the spec); None when neither is given or the spec is the original FFN without pairs."""
+    inside the spec); None when neither is given or the spec is the original FFN without pairs.
+    Each pair must be one ``key=value`` argument."""
+    from ..settings import parse_key_values
+
     if spec is None and not pairs:
         return None
-    return ffn_settings(" ".join([spec or "", *pairs]).strip())
+    extra = parse_key_values(pairs)
+    settings = {} if spec is None else _spec_settings(spec)
+    if settings is None:
+        if extra:
+            raise ValueError(f"--ffn {spec!r}: the original FFN takes no KAN settings ({' '.join(pairs)})")
+        return None
+    return ffn_settings({**settings, **extra})
