@@ -10,7 +10,7 @@ Declare each field with :func:`setting` (help text, allowed values, a check)::
         def __post_init__(self) -> None:
             validate(self, "bench")
 
-:func:`validate` checks every field (type, choices, check, then the class' ``cross_checks()``)
+:func:`validate` checks every field (type, choices, check, then the class' ``cross_checks(invalid)``)
 and raises one :class:`SettingsError` line listing every problem:
 ``invalid bench settings: batch_size=0 (must be >= 1); dtype='x' (choose one of ['fp32', ...])``.
 
@@ -262,14 +262,17 @@ def _accepts_none(hint: Any) -> bool:
 
 def validate(obj: Any, what: str) -> None:
     """Check every field of the dataclass ``obj`` against its type, choices and check, then its
-    ``cross_checks()`` (a list of problems); one SettingsError line lists every problem."""
+    ``cross_checks(invalid)`` (a list of problems; ``invalid`` names the fields already reported, whose
+    checks it skips, so each problem is reported once); one SettingsError line lists every problem."""
     problems: list[str] = []
+    invalid: set[str] = set()
     hints = _hints(type(obj))
     for f in fields(obj):
         value = getattr(obj, f.name)
         hint = hints[f.name]
         if not _matches(value, hint):
             problems.append(f"{f.name}={value!r} ({describe(hint)})")
+            invalid.add(f.name)
             continue
         if value is None:
             continue
@@ -278,6 +281,7 @@ def validate(obj: Any, what: str) -> None:
             items = value if isinstance(value, list) else [value]
             if any(isinstance(v, str) and v not in choices for v in items):
                 problems.append(f"{f.name}={value!r} (choose one of {list(choices)})")
+                invalid.add(f.name)
                 continue
         check = f.metadata.get("check")
         if check is not None and not (isinstance(value, str) and choices is not None):
@@ -288,14 +292,15 @@ def validate(obj: Any, what: str) -> None:
                 good = False
             if not good:
                 problems.append(f"{f.name}={value!r} ({text})")
+                invalid.add(f.name)
     if hasattr(obj, "cross_checks"):
         try:
-            problems += list(obj.cross_checks())
+            problems += list(obj.cross_checks(frozenset(invalid)))
         except (TypeError, ValueError, AttributeError, IndexError):
             if not problems:  # a cross-check tripping over an invalid field is that field's problem
                 raise
     if problems:
-        raise SettingsError(what, problems)
+        raise SettingsError(what, list(dict.fromkeys(problems)))  # each problem once
 
 
 def from_settings(cls: type[T], settings: Mapping[str, Any], what: str = "KAN FFN") -> T:

@@ -50,6 +50,29 @@ def test_every_problem_is_listed_at_once() -> None:
     assert all(n in str(info.value) for n in ("batch_size=0", "dtype='x'", "warmup='y'"))
 
 
+@pytest.mark.parametrize(
+    ("cls", "what", "bad", "once"),
+    [
+        (TabularConfig, "tabular", {"grid_size": 0}, "grid_size=0"),
+        (TabularConfig, "tabular", {"spline_order": 0}, "spline_order=0"),
+        (TabularConfig, "tabular", {"grid_range": [2, 1]}, "grid_range="),
+        (TabularConfig, "tabular", {"tasks": ["nope", "nope"], "seeds": 0}, "unknown tabular task 'nope'"),
+        (KANFFNConfig, "KAN FFN", {"basis": "nope", "calibrate": "grid"}, "basis"),
+    ],
+)
+def test_each_problem_is_reported_once(cls, what, bad, once) -> None:
+    """A field's own check and a cross-check (or the layer's checks) do not both report it."""
+    with pytest.raises(SettingsError) as info:
+        from_settings(cls, bad, what=what)
+    assert str(info.value).count(once) == 1, info.value
+    assert len(info.value.problems) == 1 + ("seeds" in bad) + ("tasks" in bad), info.value  # seeds; repeated tasks
+
+
+def test_the_layer_checks_read_in_the_common_format() -> None:
+    with pytest.raises(SettingsError, match=r"spline_order=7 \(an integer in 1\.\.5\)"):
+        from_settings(TabularConfig, {"spline_order": 7}, what="tabular")
+
+
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
 def test_every_field_has_help(cls) -> None:
     assert all(f.metadata.get("help") for f in dataclasses.fields(cls)), cls

@@ -29,8 +29,9 @@ class BenchSettings:
     def __post_init__(self) -> None:
         validate(self, "bench")
 
-    def cross_checks(self) -> list[str]:
-        if self.train is False and self.inference is False:
+    def cross_checks(self, invalid: frozenset[str] = frozenset()) -> list[str]:
+        """Problems between fields (those in ``invalid`` are already reported)."""
+        if not invalid & {"train", "inference"} and self.train is False and self.inference is False:
             return ["train=False and inference=False (nothing to measure)"]
         return []
 

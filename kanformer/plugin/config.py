@@ -115,8 +115,10 @@ class KANFFNConfig:
         """Raise SettingsError (a ValueError) listing every invalid field at once."""
         validate(self, "KAN FFN")
 
-    def cross_checks(self) -> list[str]:
-        """Problems between fields (each field is valid on its own)."""
+    def cross_checks(self, invalid: frozenset[str] = frozenset()) -> list[str]:
+        """Problems between fields (those in ``invalid`` are already reported)."""
+        if invalid & {"calibrate", "form", "basis"}:
+            return []
         if self.calibrate != "none" and self.form == "kan" and self.basis != "bspline":
             return [problem(self, "calibrate", "form=kan calibrates B-spline grids: needs basis=bspline")]
         return []
