@@ -212,7 +212,15 @@ def _convert(name: str, value: Any, hint: Any, lenient: bool) -> Any:
     if origin is list:
         inner = args[0] if args else Any
         if isinstance(value, (list, tuple)):
-            return [_coerce(f"{name}[{i}]", v, inner) for i, v in enumerate(value)]
+            out, problems = [], []
+            for i, v in enumerate(value):  # every item's problems, not only the first one's
+                try:
+                    out.append(_coerce(f"{name}[{i}]", v, inner))
+                except SettingsError as err:
+                    problems += err.problems
+            if problems:
+                raise SettingsError(name, problems)
+            return out
         if lenient and not isinstance(value, Mapping) and value is not None and not is_bool:
             return [_coerce(name, value, inner)]  # one value for a list of one
         raise _NoMatch
@@ -232,11 +240,27 @@ def _convert(name: str, value: Any, hint: Any, lenient: bool) -> Any:
         if isinstance(value, hint):
             return value
         if isinstance(value, Mapping):
-            return from_settings(hint, value, what=name)
+            try:
+                return from_settings(hint, value, what=name)
+            except SettingsError as err:  # its problems named by their path: functions[0].grids=[5, 3] (...)
+                raise SettingsError(name, [_nested(name, p, hint) for p in err.problems]) from None
         raise _NoMatch
     if isinstance(hint, type) and isinstance(value, hint):
         return value
     raise _NoMatch
+
+
+def _field_of(text: str) -> str | None:
+    """The field a problem names first (``grid_size=0 (...)``, ``functions must be ...``), if any."""
+    first = re.match(r"(\w+)[= ]", text)
+    return first.group(1) if first else None
+
+
+def _nested(name: str, text: str, cls: type) -> str:
+    """A problem of a nested settings mapping, named by its path (``functions[0].grids=...``)."""
+    if _field_of(text) in {f.name for f in fields(cls)}:
+        return f"{name}.{text}"
+    return text if name in text else f"{name}: {text}"
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
@@ -279,7 +303,12 @@ def validate(obj: Any, what: str) -> None:
         choices = choices_of(f)
         if choices is not None:
             items = value if isinstance(value, list) else [value]
-            if any(isinstance(v, str) and v not in choices for v in items):
+            unknown = [v for v in items if isinstance(v, str) and v not in choices]
+            if unknown and isinstance(value, list):
+                problems.append(f"{f.name}={value!r} ({unknown} not known; choose from {list(choices)})")
+                invalid.add(f.name)
+                continue
+            if unknown:
                 problems.append(f"{f.name}={value!r} (choose one of {list(choices)})")
                 invalid.add(f.name)
                 continue
@@ -309,18 +338,20 @@ def from_settings(cls: type[T], settings: Mapping[str, Any], what: str = "KAN FF
     hints = _hints(cls)
     known = {f.name: f for f in fields(cls) if f.init}
     values: dict[str, Any] = {}
-    unknown, problems = [], []
+    unknown, problems, failed = [], [], set()
     for key, value in settings.items():
         name = _key(key)
         if name not in known:
             unknown.append(str(key))
         elif value is None and not _accepts_none(hints[name]):
             problems.append(f"{name} has no value")
+            failed.add(name)
         else:
             try:
                 values[name] = _coerce(name, value, hints[name])
             except SettingsError as err:
                 problems += err.problems
+                failed.add(name)
     if unknown:
         close = [m for k in unknown for m in difflib.get_close_matches(_key(k), known, n=1)]
         hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
@@ -332,8 +363,8 @@ def from_settings(cls: type[T], settings: Mapping[str, Any], what: str = "KAN FF
     if not missing:
         try:
             obj = cls(**values)
-        except SettingsError as err:  # the checks of the fields that converted
-            problems += err.problems
+        except SettingsError as err:  # the checks of the fields that converted (not the defaults of the others)
+            problems += [p for p in err.problems if _field_of(p) not in failed]
         else:
             if not problems:
                 return obj

@@ -14,12 +14,14 @@ import pytest
 from kanformer.bench.settings import BenchSettings
 from kanformer.cli import build_parser, main
 from kanformer.compare.config import Experiment
+from kanformer.paper.config import FitConfig, SpecialConfig, ToyFunction
 from kanformer.plugin.config import KANFFNConfig
 from kanformer.settings import SettingsError, from_settings, parse_key_values
 from kanformer.tabular.config import TabularConfig
 from kanformer.train.config import RunConfig, ffn_settings
 
-CONFIGS = [KANFFNConfig, RunConfig, BenchSettings, TabularConfig, Experiment]
+CONFIGS = [KANFFNConfig, RunConfig, BenchSettings, TabularConfig, Experiment, FitConfig, ToyFunction, SpecialConfig]
+TOY = {"function": "x*y", "widths": [2, 1], "grids": [3, 5]}
 
 # (config class, what, bad settings, the field each names)
 BAD = [
@@ -33,6 +35,18 @@ BAD = [
     (TabularConfig, "tabular", {"seeds": 0}, "seeds=0 (must be >= 1)"),
     (TabularConfig, "tabular", {"schedule": "step"}, "schedule='step' (choose one of"),
     (Experiment, "experiment", {"models": ["m"], "tasks": ["t"], "variants": ["v"], "seeds": ["x"]}, "seeds"),
+    (FitConfig, "paper fit", {"functions": [TOY], "n_train": 0}, "n_train=0 (must be >= 1)"),
+    (FitConfig, "paper fit", {"functions": [TOY], "dtype": "float16"}, "dtype='float16' (choose one of"),
+    (FitConfig, "paper fit", {"functions": [{**TOY, "grids": [5, 3]}]}, "functions[0].grids=[5, 3] (need increasing"),
+    (
+        FitConfig,
+        "paper fit",
+        {"functions": [{**TOY, "widths": [3, 1]}]},
+        "functions[0].widths=[3, 1] (need [2, ..., 1])",
+    ),
+    (ToyFunction, "paper function", {**TOY, "function": "nope"}, "function='nope' (not known; choose one of"),
+    (SpecialConfig, "paper special", {"functions": ["jv", "gamma"]}, "(['gamma'] not known; choose from"),
+    (SpecialConfig, "paper special", {"functions": ["jv"], "budgets": [0]}, "budgets=[0] (need parameter counts >= 1)"),
 ]
 
 
