@@ -1,8 +1,11 @@
 """README.md's quickstart results table is the one generated from reports/quickstart/results.json
-(regenerate it with ``python -m kanformer.report.readme reports/quickstart``)."""
+(regenerate it with ``python -m kanformer.report.readme reports/quickstart``), and its
+``kanformer ...`` example command lines parse with the command line's parser."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,32 @@ def test_readme_table_numbers(capsys: pytest.CaptureFixture) -> None:
 def test_readme_helper_without_a_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main([str(tmp_path)]) == 2
     assert "holds no results.json" in capsys.readouterr().err
+
+
+def _readme_commands() -> list[str]:
+    """The example ``kanformer ...`` lines of README.md's code blocks (not the usage lines)."""
+    text = (ROOT / "README.md").read_text()
+    lines = [line for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S) for line in block.splitlines()]
+    lines += re.findall(r"^    (kanformer .*)$", text, re.M)
+    commands = []
+    for line in lines:
+        found = re.search(r"(?:^\$?\s*|-m )kanformer (.*)$", line.strip())
+        if found and "..." not in found.group(1) and " [" not in found.group(1):
+            commands.append(found.group(1).split(" #")[0].strip())
+    return commands
+
+
+def test_readme_command_lines_parse() -> None:
+    from kanformer.cli import _parse, build_parser
+
+    commands = _readme_commands()
+    assert any(c.startswith("bench ") for c in commands) and any("--ffn" in c for c in commands)
+    for command in commands:
+        argv = shlex.split(command)
+        if argv == ["--help"]:
+            continue
+        try:
+            args = _parse(build_parser(), argv)
+        except SystemExit as err:
+            pytest.fail(f"README.md: `kanformer {command}` does not parse (exit {err.code})")
+        assert args.command == argv[0]

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,65 +34,9 @@ from transformers import PreTrainedModel
 from ..reporting.tables import table
 from .inspect import _int, _ratio, _si, _x, model_stats
 from .measure import peak_bytes, time_fn
+from .settings import BenchSettings
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass
-class BenchSettings:
-    """How :func:`bench_model` measures: batch shape, repeats, device and precision."""
-
-    batch_size: int = 8
-    """Samples per batch (every batch has the same shape)."""
-    seq_len: int = 128
-    """Tokens per sample for text models (capped by the position table, as sample_inputs does)."""
-    warmup: int = 2
-    """Untimed calls first (AdamW's state is created here)."""
-    repeats: int = 5
-    """Timed calls: medians and percentiles are over these."""
-    device: str = "cpu"
-    """cpu or cuda[:N]."""
-    dtype: str = "fp32"
-    """fp32, or bf16 / fp16 autocast around the forward (meant for GPUs)."""
-    train: bool = True
-    """Measure full training steps."""
-    inference: bool = True
-    """Measure inference forwards."""
-
-    def __post_init__(self) -> None:
-        problems = []
-
-        def check(ok: bool, name: str, allowed: str) -> None:
-            if not ok:
-                problems.append(f"{name}={getattr(self, name)!r} ({allowed})")
-
-        def is_int(v: object) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        for name in ("batch_size", "seq_len", "repeats"):
-            check(is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "an integer >= 1")
-        check(is_int(self.warmup) and self.warmup >= 0, "warmup", "an integer >= 0")
-        check(self.dtype in DTYPES, "dtype", f"one of {list(DTYPES)}")
-        check(_valid_device(self.device), "device", "cpu, cuda or cuda:N")
-        for name in ("train", "inference"):
-            check(isinstance(getattr(self, name), bool), name, "true or false")
-        if self.train is False and self.inference is False:
-            problems.append("train=False and inference=False (nothing to measure)")
-        if problems:
-            raise ValueError("invalid bench settings: " + "; ".join(problems))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _valid_device(device: object) -> bool:
-    if not isinstance(device, str) or not device.startswith(("cpu", "cuda")):
-        return False
-    try:
-        torch.device(device)
-    except RuntimeError:
-        return False
-    return device == "cpu" or device.startswith("cuda")
 
 
 def resolve_device(settings: BenchSettings) -> torch.device:

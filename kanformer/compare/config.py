@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..settings import from_settings, read_yaml
+from ..settings import from_settings, read_yaml, setting, validate
 
 _TOP = ("name", "description", "seeds", "train", "bench", "variants", "experiments", "cluster")
 _EXPERIMENT = ("models", "tasks", "variants", "seeds", "train", "bench", "data_dir")
@@ -37,13 +37,16 @@ _EXPERIMENT = ("models", "tasks", "variants", "seeds", "train", "bench", "data_d
 class Experiment:
     """One block of the matrix: every model x task x variant x seed."""
 
-    models: list[str]
-    tasks: list[str]
-    variants: list[str]
-    seeds: list[int]
-    train: dict[str, Any] = field(default_factory=dict)
-    bench: dict[str, Any] = field(default_factory=dict)
-    data_dir: str | None = None
+    models: list[str] = setting(help="model names (built-in, local directory or hub id)")
+    tasks: list[str] = setting(help="task names or task files")
+    variants: list[str] = setting(help="FFN variants: declared under variants, a preset or original")
+    seeds: list[int] = setting(help="seeds of every run (default: the top-level seeds)")
+    train: dict[str, Any] = setting(help="RunConfig overrides for this block's runs", default_factory=dict)
+    bench: dict[str, Any] = setting(help="BenchSettings overrides for this block's runs", default_factory=dict)
+    data_dir: str | None = setting(None, "local task files in the real schema (offline)")
+
+    def __post_init__(self) -> None:
+        validate(self, "experiment")
 
 
 @dataclass
@@ -115,7 +118,7 @@ def _check_run_settings(train: dict[str, Any], where: str, problems: list[str]) 
     if reserved:
         problems.append(f"{where}: {reserved} are set by the matrix, not in train")
     try:
-        from_settings(RunConfig, {k: v for k, v in train.items() if k not in reserved}, what="train")
+        from_settings(RunConfig, {k: v for k, v in train.items() if k not in reserved}, what="run")
     except ValueError as err:
         problems.append(f"{where}: {err}")
 
@@ -161,18 +164,23 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
     before = len(problems)
     _check_run_settings(train, "train", problems)
     train_ok = len(problems) == before
+    before = len(problems)
     _check_bench_settings(bench, "bench", problems)
-    bench_ok = len(problems) == before + (not train_ok)
+    bench_ok = len(problems) == before
 
     variants: dict[str, dict[str, Any] | None] = {}
     declared = _mapping(data.get("variants"), "variants", problems)
     variant_train: dict[str, dict[str, Any]] = {}
+    variant_train_ok: set[str] = set()  # variants whose own train overrides are valid
     for vname, spec in declared.items():
         vname = str(vname)
         if isinstance(spec, Mapping) and set(spec) and set(spec) <= {"ffn", "train"}:
             variant_train[vname] = _mapping(spec.get("train"), f"variant {vname!r} train", problems)
+            before = len(problems)
             if variant_train[vname]:
                 _check_run_settings(variant_train[vname], f"variant {vname!r} train", problems)
+            if len(problems) == before:
+                variant_train_ok.add(vname)
             spec = spec.get("ffn")
         try:
             variants[vname] = ffn_settings("none" if spec is None else spec)
@@ -232,7 +240,7 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
         if own_train:
             _check_run_settings(exp_train if train_ok else own_train, f"{where}.train", problems)
         for v in names:  # a variant's overrides must also fit with this experiment's settings
-            if variant_train.get(v) and train_ok:
+            if variant_train.get(v) and train_ok and v in variant_train_ok:
                 _check_run_settings({**exp_train, **variant_train[v]}, f"{where} variant {v!r}", problems)
         if own_bench:
             _check_bench_settings(exp_bench if bench_ok else own_bench, f"{where}.bench", problems)

@@ -51,7 +51,8 @@ def _finish(results: dict[str, Any], output_dir: str | None, command: str) -> li
 
 def paper_fit(config: str, output_dir: str | None = None, command: str | None = None, log: Log = _print) -> list[Path]:
     """Run a function-fitting (scaling) config and write its report; returns the paths written."""
-    from .scaling import load_fit_config, run_scaling
+    from .config import load_fit_config
+    from .scaling import run_scaling
 
     cfg = load_fit_config(config)
     _output_dir(output_dir, cfg.name)  # fail before minutes of fitting, not after
@@ -63,7 +64,8 @@ def paper_special(
     config: str, output_dir: str | None = None, command: str | None = None, log: Log = _print
 ) -> list[Path]:
     """Run a special-functions config and write its report; returns the paths written."""
-    from .special import load_special_config, run_special
+    from .config import load_special_config
+    from .special import run_special
 
     cfg = load_special_config(config)
     _output_dir(output_dir, cfg.name)

@@ -13,11 +13,10 @@ the same points, are the baseline; their exponent is fitted across widths per de
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,7 +24,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ..settings import from_settings, read_yaml
+from .config import (  # noqa: F401 - the configs, re-exported where they were defined
+    DTYPE_NAMES,
+    MLP_ACTIVATIONS,
+    FitConfig,
+    ToyFunction,
+    TrainingSettings,
+    config_dict,
+    load_fit_config,
+    parse_fit_config,
+)
 from .fitting import (
     PAPER_FUNCTIONS,
     FitStage,
@@ -39,8 +47,9 @@ from .fitting import (
 
 T = TypeVar("T")
 
-DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
-ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
+DTYPES: dict[str, torch.dtype] = {name: getattr(torch, name) for name in DTYPE_NAMES}
+_MODULES: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
+ACTIVATIONS: dict[str, type[nn.Module]] = {name: _MODULES[name] for name in MLP_ACTIVATIONS}
 
 Log = Callable[[str], None] | None
 
@@ -201,149 +210,6 @@ def least_squares_rmse(
     )
 
 
-# ------------------------------------------------------------------- config
-@dataclass
-class ToyFunction:
-    """One function of the sweep: a name of PAPER_FUNCTIONS, the KAN shape and the grid schedule."""
-
-    function: str
-    widths: list[int]
-    grids: list[int]
-    steps_per_grid: int | None = None  # overrides FitConfig.steps_per_grid
-
-
-@dataclass
-class TrainingSettings:
-    """What both experiments share: data, precision, how KANs and MLPs are trained."""
-
-    seed: int = 0
-    n_train: int = 1000
-    n_test: int = 1000
-    dtype: str = "float64"
-    threads: int = 1
-    steps_per_grid: int = 20
-    restarts: int = 3
-    grid_updates: int = 2
-    grid_updates_until: int = 20
-    grid_eps: float = 1.0
-    mlp_depths: list[int] = field(default_factory=lambda: [2, 3, 4])
-    mlp_widths: list[int] = field(default_factory=lambda: [5, 10, 20, 50])
-    mlp_steps: int = 50
-    mlp_activation: str = "silu"
-
-    def kan_options(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`fit_kan` besides data, shape, grids and steps."""
-        return {
-            "seed": self.seed,
-            "restarts": self.restarts,
-            "grid_updates": self.grid_updates,
-            "grid_updates_until": self.grid_updates_until,
-            "grid_eps": self.grid_eps,
-        }
-
-
-@dataclass
-class FitConfig(TrainingSettings):
-    """``kanformer paper fit`` settings (configs/paper/toy.yaml)."""
-
-    name: str = "toy"
-    description: str = ""
-    flat_slope: float = 0.5
-    functions: list[ToyFunction] = field(default_factory=list)
-
-
-def settings_or_problem(cls: type[T], settings: Mapping[str, Any], what: str) -> tuple[T | None, list[str]]:
-    """``from_settings`` that returns its one-line error as a problem instead of raising."""
-    try:
-        return from_settings(cls, settings, what), []
-    except ValueError as err:
-        return None, [str(err)]
-
-
-def common_problems(cfg: TrainingSettings) -> list[str]:
-    """Problems of the :class:`TrainingSettings` fields."""
-    out = []
-    if cfg.dtype not in DTYPES:
-        out.append(f"dtype={cfg.dtype!r} (choose one of {list(DTYPES)})")
-    for key in ("n_train", "n_test", "threads", "restarts", "steps_per_grid", "grid_updates_until", "mlp_steps"):
-        if getattr(cfg, key) < 1:
-            out.append(f"{key}={getattr(cfg, key)} (need >= 1)")
-    if not cfg.mlp_depths or min(cfg.mlp_depths) < 2:
-        out.append(f"mlp_depths={cfg.mlp_depths} (need Linear-layer counts >= 2)")
-    if not cfg.mlp_widths or min(cfg.mlp_widths) < 1:
-        out.append(f"mlp_widths={cfg.mlp_widths} (need widths >= 1)")
-    if cfg.grid_updates < 0:
-        out.append(f"grid_updates={cfg.grid_updates} (need >= 0)")
-    if not 0 <= cfg.grid_eps <= 1:
-        out.append(f"grid_eps={cfg.grid_eps} (need a fraction in [0, 1]: 1 = uniform grids, 0 = quantiles)")
-    if cfg.mlp_activation not in ACTIVATIONS:
-        out.append(f"mlp_activation={cfg.mlp_activation!r} (choose one of {list(ACTIVATIONS)})")
-    return out
-
-
-def name_problems(name: str) -> list[str]:
-    """A config name becomes a directory under reports/paper/: one plain path component."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        return [f"name={name!r} (letters, digits, '.', '_' and '-' only: it names reports/paper/<name>/)"]
-    return []
-
-
-def grid_problems(grids: Sequence[int], where: str) -> list[str]:
-    if not grids or min(grids) < 1 or any(b <= a for a, b in zip(grids[:-1], grids[1:], strict=False)):
-        return [f"{where}grids={list(grids)} (need increasing integers >= 1, e.g. [3, 5, 10])"]
-    return []
-
-
-def _function_problems(i: int, entry: Any) -> tuple[ToyFunction | None, list[str]]:
-    if not isinstance(entry, Mapping):
-        return None, [f"functions[{i}] must be a mapping with function, widths and grids, not {entry!r}"]
-    spec, problems = settings_or_problem(ToyFunction, entry, f"functions[{i}]")
-    if spec is None:
-        return None, problems
-    where = f"functions[{i}] ({spec.function}): "
-    if spec.function not in PAPER_FUNCTIONS:
-        return None, [
-            f"functions[{i}]: function {spec.function!r} is not known (choose one of {list(PAPER_FUNCTIONS)})"
-        ]
-    dim = PAPER_FUNCTIONS[spec.function][0]
-    if len(spec.widths) < 2 or spec.widths[0] != dim or spec.widths[-1] != 1 or min(spec.widths) < 1:
-        problems.append(f"{where}widths={spec.widths} (need [{dim}, ..., 1])")
-    problems += grid_problems(spec.grids, where)
-    if spec.steps_per_grid is not None and spec.steps_per_grid < 1:
-        problems.append(f"{where}steps_per_grid={spec.steps_per_grid} (need >= 1)")
-    return spec, problems
-
-
-def parse_fit_config(settings: Mapping[str, Any], source: str = "config") -> FitConfig:
-    """A :class:`FitConfig` from a YAML mapping; every problem is listed in one ValueError line."""
-    settings = {str(k).replace("-", "_"): v for k, v in settings.items()}
-    entries = settings.pop("functions", None)
-    cfg, problems = settings_or_problem(FitConfig, settings, "paper fit")
-    functions = []
-    if not isinstance(entries, list) or not entries:
-        problems.append("functions must be a non-empty list of {function, widths, grids} mappings")
-    else:
-        for i, entry in enumerate(entries):
-            spec, found = _function_problems(i, entry)
-            problems += found
-            if spec is not None:
-                functions.append(spec)
-    if cfg is not None:
-        problems += name_problems(cfg.name) + common_problems(cfg)
-        if cfg.flat_slope <= 0:
-            problems.append(f"flat_slope={cfg.flat_slope} (need > 0)")
-    if problems:
-        raise ValueError(f"{source}: " + "; ".join(problems))
-    assert cfg is not None
-    cfg.functions = functions
-    return cfg
-
-
-def load_fit_config(path: str) -> FitConfig:
-    """Read and check a ``kanformer paper fit`` YAML file (one-line ValueError on any problem)."""
-    return parse_fit_config(read_yaml(path), f"paper fit config {path!r}")
-
-
 # -------------------------------------------------------------------- sweep
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
@@ -491,8 +357,3 @@ def _sweep_function(spec: ToyFunction, cfg: FitConfig, log: Log) -> dict[str, An
 
 def _alpha_text(exponent: float | None) -> str:
     return "none" if exponent is None else f"{exponent:.2f}"
-
-
-def config_dict(cfg: Any) -> dict[str, Any]:
-    """A config dataclass as the plain mapping its YAML file would hold."""
-    return asdict(cfg)

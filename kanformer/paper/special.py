@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,21 +25,9 @@ import scipy.special as sp
 import torch
 from torch import Tensor, nn
 
-from ..settings import read_yaml
+from .config import SpecialConfig, config_dict, load_special_config, parse_special_config  # noqa: F401
 from .fitting import FitStage, fit_kan, rmse
-from .scaling import (
-    DTYPES,
-    Log,
-    TrainingSettings,
-    common_problems,
-    config_dict,
-    grid_problems,
-    mlp_sweep,
-    name_problems,
-    say,
-    settings_or_problem,
-    torch_threads,
-)
+from .scaling import DTYPES, Log, mlp_sweep, say, torch_threads
 
 Box = tuple[tuple[float, float], tuple[float, float]]
 
@@ -110,68 +98,6 @@ def to_unit(name: str, x: Tensor) -> Tensor:
     """Inputs (n, 2) on the function's box -> (n, 2) on [-1, 1]^2, what the models see."""
     box = torch.tensor(_function(name).domain, dtype=x.dtype)  # (2, 2): rows are (lo, hi) per input
     return 2 * (x - box[:, 0]) / (box[:, 1] - box[:, 0]) - 1
-
-
-# ------------------------------------------------------------------- config
-@dataclass
-class SpecialConfig(TrainingSettings):
-    """``kanformer paper special`` settings (configs/paper/special.yaml)."""
-
-    name: str = "special"
-    description: str = ""
-    n_val: int = 1000
-    kan_grids: list[int] = field(default_factory=lambda: [3, 5, 10, 20])
-    budgets: list[int] = field(default_factory=lambda: [100, 1000])
-    functions: list[str] = field(default_factory=list)
-    kan_shapes: list[list[int]] = field(default_factory=lambda: [[2, 1, 1], [2, 2, 1]])
-
-
-def _names_problems(value: Any) -> tuple[list[str], list[str]]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        return [], [f"functions must be a non-empty list of names from {list(SPECIAL_FUNCTIONS)}"]
-    unknown = [v for v in value if v not in SPECIAL_FUNCTIONS]
-    if unknown:
-        return [], [f"functions {unknown} are not known (choose from {list(SPECIAL_FUNCTIONS)})"]
-    return list(value), []
-
-
-def _shapes_problems(value: Any) -> tuple[list[list[int]], list[str]]:
-    def ok(shape: Any) -> bool:
-        ints = isinstance(shape, list) and all(isinstance(w, int) and not isinstance(w, bool) for w in shape)
-        return ints and len(shape) >= 2 and shape[0] == 2 and shape[-1] == 1 and min(shape) >= 1
-
-    if not isinstance(value, list) or not value or not all(ok(s) for s in value):
-        return [], [f"kan_shapes={value!r} (need a list of KAN widths [2, ..., 1], e.g. [[2, 1, 1], [2, 2, 1]])"]
-    return value, []
-
-
-def parse_special_config(settings: Mapping[str, Any], source: str = "config") -> SpecialConfig:
-    """A :class:`SpecialConfig` from a YAML mapping; every problem is listed in one ValueError line."""
-    settings = {str(k).replace("-", "_"): v for k, v in settings.items()}
-    names, problems = _names_problems(settings.pop("functions", None))
-    shapes: list[list[int]] = SpecialConfig().kan_shapes
-    if "kan_shapes" in settings:
-        shapes, found = _shapes_problems(settings.pop("kan_shapes"))
-        problems += found
-    cfg, found = settings_or_problem(SpecialConfig, settings, "paper special")
-    problems += found
-    if cfg is not None:
-        problems += name_problems(cfg.name) + common_problems(cfg)
-        problems += grid_problems(cfg.kan_grids, "kan_")
-        if cfg.n_val < 1:
-            problems.append(f"n_val={cfg.n_val} (need >= 1)")
-        if not cfg.budgets or min(cfg.budgets) < 1:
-            problems.append(f"budgets={cfg.budgets} (need parameter counts >= 1)")
-    if problems:
-        raise ValueError(f"{source}: " + "; ".join(problems))
-    assert cfg is not None
-    cfg.functions, cfg.kan_shapes = names, shapes
-    return cfg
-
-
-def load_special_config(path: str) -> SpecialConfig:
-    """Read and check a ``kanformer paper special`` YAML file (one-line ValueError on any problem)."""
-    return parse_special_config(read_yaml(path), f"paper special config {path!r}")
 
 
 # ---------------------------------------------------------------- selection

@@ -9,15 +9,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
-from .adapters import ADAPTERS, FFNAdapter, register_adapter
-from .config import KANFFNConfig
-from .forms import FORMS, register_form
-from .kanify import kanify
 
 if TYPE_CHECKING:
+    from .adapters import ADAPTERS, FFNAdapter, register_adapter
+    from .config import KANFFNConfig
+    from .forms import FORMS, register_form
     from .hub import from_pretrained, register
+    from .kanify import kanify
 
-__getattr__, __dir__ = lazy_exports(__name__, {"from_pretrained": ".hub", "register": ".hub"})
+# Names load on first access, so kanformer.plugin.config (KANFFNConfig) imports no torch.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ADAPTERS": ".adapters",
+        "FFNAdapter": ".adapters",
+        "register_adapter": ".adapters",
+        "KANFFNConfig": ".config",
+        "FORMS": ".forms",
+        "register_form": ".forms",
+        "from_pretrained": ".hub",
+        "register": ".hub",
+        "kanify": ".kanify",
+    },
+)
 
 __all__ = [
     "ADAPTERS",

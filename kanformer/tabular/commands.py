@@ -17,15 +17,11 @@ import sys
 def cmd_tabular(args: argparse.Namespace) -> None:
     """Run the tabular benchmark and write its report (report.md, results.json, metrics.png)."""
     from ..reporting.tables import metric_cell, table
-    from ..settings import read_yaml
-    from . import run_tabular, tabular_config
+    from ..settings import flag_values, settings_from
+    from . import run_tabular
+    from .config import TabularConfig
 
-    settings = read_yaml(args.config) if args.config else {}
-    if args.tasks:
-        settings["tasks"] = args.tasks
-    if args.seeds is not None:
-        settings["seeds"] = args.seeds
-    cfg = tabular_config(settings)
+    cfg = settings_from(TabularConfig, args.config, flag_values(args, TabularConfig), args.settings, what="tabular")
     output_dir = args.output_dir or os.path.join("reports", cfg.name)
     if os.path.isfile(output_dir):
         raise ValueError(f"--output-dir {output_dir}: is a file; give a directory")
@@ -41,8 +37,10 @@ def cmd_tabular(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``tabular [CONFIG] [--tasks TASK ...] [--seeds N] [--output-dir DIR]`` to a subcommand action."""
+    """Add ``tabular [CONFIG] [--<setting> ...] [--output-dir DIR] [key=value ...]`` to a subcommand action."""
+    from ..settings import add_setting_flags
     from ..tasks.tabular import OFFLINE_TASKS, TABULAR_TASKS
+    from .config import TabularConfig
 
     hub = [name for name in TABULAR_TASKS if name not in OFFLINE_TASKS]
     p = sub.add_parser(
@@ -51,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a KAN [in, h, out] and an MLP whose hidden width is solved to match its parameter "
         "count, with the same AdamW budget and early stopping, on every task and seed; write report.md (a "
         "table per task, mean ± std over seeds), metrics.png and results.json (every run). Offline tasks: "
-        f"{', '.join(OFFLINE_TASKS)} (scikit-learn's); from the Hugging Face Hub: {', '.join(hub)}.",
+        f"{', '.join(OFFLINE_TASKS)} (scikit-learn's); from the Hugging Face Hub: {', '.join(hub)}. "
+        "Settings come from CONFIG, then the flags, then key=value pairs.",
         epilog="example: kanformer tabular configs/tabular.yaml --tasks wine diabetes --seeds 3",
     )
     p.add_argument(
@@ -60,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CONFIG",
         help="a YAML of benchmark settings (configs/tabular.yaml; default: its built-in defaults)",
     )
-    p.add_argument("--tasks", nargs="+", metavar="TASK", help=f"tasks to run (known: {', '.join(TABULAR_TASKS)})")
-    p.add_argument("--seeds", type=int, metavar="N", help="run seeds 0..N-1 (default 5)")
     p.add_argument("--output-dir", metavar="DIR", help="the report directory (default reports/<name>: reports/tabular)")
+    p.add_argument("settings", nargs="*", metavar="key=value", help="TabularConfig fields (as the flags)")
+    add_setting_flags(p, TabularConfig, title="tabular settings (TabularConfig)")
     p.set_defaults(func=cmd_tabular)

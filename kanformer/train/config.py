@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from ..settings import above, at_least, between, setting, validate
 
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("no", "fp16", "bf16")
@@ -15,82 +18,51 @@ PRECISIONS = ("no", "fp16", "bf16")
 class RunConfig:
     """One fine-tune of ``model`` on ``task``, original (ffn=None) or kanified.
 
-    Every field can be set in a YAML file (``kanformer finetune --config``) and
-    overridden on the command line as ``key=value`` (``ffn.key=value`` for FFN fields).
+    Every field can be set in a YAML file (``kanformer finetune --config``), as a flag
+    (``--max-steps 100``) and as ``key=value`` (``ffn.key=value`` for FFN fields).
     """
 
-    model: str = field(default="tiny-bert", metadata={"help": "hub id, local directory or built-in name"})
-    task: str = field(
-        default="glue/sst2", metadata={"help": "a task name (glue/sst2, cifar10, ...) or a task file (.yaml)"}
+    model: str = setting("tiny-bert", "hub id, local directory or built-in name")
+    task: str = setting("glue/sst2", "a task name (glue/sst2, cifar10, ...) or a task file (.yaml)")
+    ffn: dict[str, Any] | None = setting(None, "KANFFNConfig fields; None = original", flag=False)
+    data_dir: str | None = setting(None, "local files in the task's schema (offline)")
+    output_dir: str = setting("runs/run", "the run directory (holds metrics.json)")
+    max_steps: int = setting(100, "optimizer steps", check=at_least(1))
+    batch_size: int = setting(16, "per device, per micro-batch", check=at_least(1))
+    eval_batch_size: int = setting(64, "evaluation batch size", check=at_least(1))
+    grad_accum: int = setting(1, "micro-batches per optimizer step", check=at_least(1))
+    lr: float = setting(5e-5, "learning rate", check=above(0))
+    kan_lr: float | None = setting(None, "learning rate of KAN parameters (default: lr)", check=above(0))
+    kan_shared_lr: float | None = setting(
+        None,
+        "learning rate of KAN functions shared by channel groups: grkan's rational units (default: kan_lr)",
+        check=above(0),
     )
-    ffn: dict[str, Any] | None = field(default=None, metadata={"help": "KANFFNConfig fields; None = original"})
-    data_dir: str | None = field(default=None, metadata={"help": "local files in the task's schema (offline)"})
-    output_dir: str = field(default="runs/run", metadata={"help": "the run directory"})
-    max_steps: int = field(default=100, metadata={"help": "optimizer steps"})
-    batch_size: int = field(default=16, metadata={"help": "per device, per micro-batch"})
-    eval_batch_size: int = 64
-    grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
-    lr: float = 5e-5
-    kan_lr: float | None = field(default=None, metadata={"help": "learning rate of KAN parameters (default: lr)"})
-    kan_shared_lr: float | None = field(
-        default=None,
-        metadata={
-            "help": "learning rate of KAN functions shared by channel groups: grkan's rational units (default: kan_lr)"
-        },
+    weight_decay: float = setting(0.01, "AdamW decay; never on biases and norms")
+    schedule: str = setting("linear", "learning-rate schedule after warm-up", choices=SCHEDULES)
+    warmup_ratio: float = setting(0.06, "warm-up steps as a fraction of max_steps", check=between(0, 1, open_high=True))
+    max_grad_norm: float = setting(
+        1.0, "gradient-norm clip, applied to the KAN layers and to the rest separately (0: off)"
     )
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW decay; never on biases and norms"})
-    schedule: str = field(default="linear", metadata={"help": "linear | cosine | constant, after warm-up"})
-    warmup_ratio: float = 0.06
-    max_grad_norm: float = field(
-        default=1.0,
-        metadata={"help": "gradient-norm clip, applied to the KAN layers and to the rest separately (0: off)"},
-    )
-    mixed_precision: str = field(default="no", metadata={"help": "no | fp16 | bf16"})
-    eval_every: int = field(default=0, metadata={"help": "evaluate every N steps (0: only at the end)"})
-    save_every: int = field(default=0, metadata={"help": "checkpoint every N steps (0: never)"})
-    keep_last: int = field(default=2, metadata={"help": "checkpoints kept"})
-    seed: int = 42
-    max_length: int = 128
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    resume: bool = field(default=False, metadata={"help": "continue from the latest complete checkpoint"})
-    log_every: int = 10
-    save_model: bool = field(default=True, metadata={"help": "save the final model in output_dir/model"})
-    start_cache: str | None = field(
-        default=None,
-        metadata={
-            "help": "directory keeping distilled/calibrated KAN FFN starts: runs that differ only in seed or "
-            "training settings fit them once (kanformer compare sets it)"
-        },
+    mixed_precision: str = setting("no", "autocast precision", choices=PRECISIONS)
+    eval_every: int = setting(0, "evaluate every N steps (0: only at the end)", check=at_least(0))
+    save_every: int = setting(0, "checkpoint every N steps (0: never)", check=at_least(0))
+    keep_last: int = setting(2, "checkpoints kept", check=at_least(1))
+    seed: int = setting(42, "random seed")
+    max_length: int = setting(128, "tokens per text sample", check=at_least(1))
+    max_train_samples: int | None = setting(None, "use at most this many training samples")
+    max_eval_samples: int | None = setting(None, "use at most this many evaluation samples")
+    resume: bool = setting(False, "continue from the latest complete checkpoint")
+    log_every: int = setting(10, "log every N steps", check=at_least(1))
+    save_model: bool = setting(True, "save the final model in output_dir/model")
+    start_cache: str | None = setting(
+        None,
+        "directory keeping distilled/calibrated KAN FFN starts: runs that differ only in seed or "
+        "training settings fit them once (kanformer compare sets it)",
     )
 
     def __post_init__(self) -> None:
-        problems = []
-
-        def check(ok: bool, name: str, allowed: str) -> None:
-            if not ok:
-                problems.append(f"{name}={getattr(self, name)!r} ({allowed})")
-
-        for name in (
-            "max_steps",
-            "batch_size",
-            "eval_batch_size",
-            "grad_accum",
-            "keep_last",
-            "max_length",
-            "log_every",
-        ):
-            check(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an integer >= 1")
-        for name in ("eval_every", "save_every"):
-            check(isinstance(getattr(self, name), int) and getattr(self, name) >= 0, name, "an integer >= 0")
-        check(self.lr > 0, "lr", "> 0")
-        check(self.kan_lr is None or self.kan_lr > 0, "kan_lr", "> 0 or unset")
-        check(self.kan_shared_lr is None or self.kan_shared_lr > 0, "kan_shared_lr", "> 0 or unset")
-        check(self.schedule in SCHEDULES, "schedule", f"one of {list(SCHEDULES)}")
-        check(self.mixed_precision in PRECISIONS, "mixed_precision", f"one of {list(PRECISIONS)}")
-        check(0 <= self.warmup_ratio < 1, "warmup_ratio", "in [0, 1)")
-        if problems:
-            raise ValueError("invalid run settings: " + "; ".join(problems))
+        validate(self, "run")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,7 +91,7 @@ def resolve_run_config(
     YAML file of KANFFNConfig fields, or a mapping; ``ffn.<field>=value`` pairs refine it.
     Every problem is one ValueError line.
     """
-    from ..plugin import KANFFNConfig
+    from ..plugin.config import KANFFNConfig
     from ..settings import from_settings, parse_key_values, read_yaml
 
     settings: dict[str, Any] = dict(read_yaml(config_path)) if config_path else {}
@@ -138,27 +110,79 @@ def resolve_run_config(
     return cfg
 
 
+FFN_SPEC_HELP = (
+    "SPEC: none (the original FFN), a preset (" + ", ".join(FFN_PRESETS) + "), a YAML file of KAN FFN "
+    "settings, or key=value pairs (grid_size=7 layers=[0,1]), optionally after a preset or file "
+    "('kan-warm grid_size=7')"
+)
+
+
+def split_ffn_spec(spec: str) -> tuple[str | None, list[str]]:
+    """``"kan-warm grid_size=7 layers=[0, 1]"`` -> ``("kan-warm", ["grid_size=7", "layers=[0, 1]"])``.
+
+    The base (a preset, a YAML file or none) is optional; pairs are split where a new ``key=`` starts."""
+    parts = [p for p in re.split(r"\s+(?=[A-Za-z_][\w.-]*=)", spec.strip()) if p]
+    if parts and "=" not in parts[0].split()[0]:
+        base, _, rest = parts[0].partition(" ")
+        if rest.strip():
+            raise ValueError(f"--ffn {spec!r}: after {base!r} write key=value pairs, e.g. {base!r} grid_size=7")
+        return base, parts[1:]
+    return None, parts
+
+
+def _spec_settings(spec: str) -> dict[str, Any] | None:
+    """The KAN FFN settings a spec string names (not yet validated); None for the original FFN."""
+    from ..settings import parse_key_values, read_yaml
+
+    base, pairs = split_ffn_spec(spec)
+    settings: dict[str, Any] = {}
+    if base is None:
+        pass
+    elif base.lower() in ("none", "original"):
+        if pairs:
+            raise ValueError(f"--ffn {spec!r}: the original FFN ({base}) takes no KAN settings")
+        return None
+    elif base in FFN_PRESETS:
+        settings = dict(FFN_PRESETS[base])
+    elif base.endswith((".yaml", ".yml")):
+        settings = read_yaml(base)
+    else:
+        raise ValueError(f"ffn={base!r} is not none, a preset {sorted(FFN_PRESETS)}, a YAML file or key=value pairs")
+    return {**settings, **parse_key_values(pairs)}
+
+
 def ffn_settings(spec: str | dict[str, Any] | None) -> dict[str, Any] | None:
     """Complete, validated KAN FFN settings for an FFN spec; None for the original model.
 
     ``spec`` is ``None`` / ``"none"`` / ``"original"`` (the original FFN), a preset name
-    (:data:`FFN_PRESETS`), a YAML file of KANFFNConfig fields, or such a mapping.
-    Raises ValueError (one line) for anything else.
+    (:data:`FFN_PRESETS`), a YAML file of KANFFNConfig fields, ``key=value`` pairs (over
+    the defaults, or over a preset or file written first: ``"kan-warm grid_size=7"``), or
+    such a mapping. Raises ValueError (one line) for anything else.
     """
-    from ..plugin import KANFFNConfig
-    from ..settings import from_settings, read_yaml
+    from ..plugin.config import KANFFNConfig
+    from ..settings import from_settings
 
     if isinstance(spec, str):
-        if spec.lower() in ("none", "original"):
-            return None
-        if spec in FFN_PRESETS:
-            spec = dict(FFN_PRESETS[spec])
-        elif spec.endswith((".yaml", ".yml")):
-            spec = read_yaml(spec)
-        else:
-            raise ValueError(f"ffn={spec!r} is not none, a preset {sorted(FFN_PRESETS)} or a YAML file")
+        spec = _spec_settings(spec)
     if spec is None:
         return None
     if not isinstance(spec, dict):
         raise ValueError(f"ffn must be a mapping of KAN FFN settings, got {type(spec).__name__}")
     return from_settings(KANFFNConfig, spec).to_dict()
+
+
+def ffn_with_pairs(spec: str | None, pairs: Sequence[str] = ()) -> dict[str, Any] | None:
+    """:func:`ffn_settings` of ``spec`` with ``key=value`` pairs over it (the same as writing them
+    inside the spec); None when neither is given or the spec is the original FFN without pairs.
+    Each pair must be one ``key=value`` argument."""
+    from ..settings import parse_key_values
+
+    if spec is None and not pairs:
+        return None
+    extra = parse_key_values(pairs)
+    settings = {} if spec is None else _spec_settings(spec)
+    if settings is None:
+        if extra:
+            raise ValueError(f"--ffn {spec!r}: the original FFN takes no KAN settings ({' '.join(pairs)})")
+        return None
+    return ffn_settings({**settings, **extra})

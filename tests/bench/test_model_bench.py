@@ -178,9 +178,9 @@ def test_cli_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["tiny-bert", "--ffn", "none", "kann"], "ffn='kann' is not none, a preset"),
+        (["tiny-bert", "--ffn", "none", "--ffn", "kann"], "ffn='kann' is not none, a preset"),
         (["./no-such-model"], "does not exist"),
-        (["tiny-bert", "--batch-size", "0", "--dtype", "fp16", "--repeats", "0"], "batch_size=0 (an integer >= 1); "),
+        (["tiny-bert", "--batch-size", "0", "--dtype", "fp16", "--repeats", "0"], "batch_size=0 (must be >= 1); "),
         (["tiny-bert", "--task", "glue/nope"], "unknown task 'glue/nope'"),
         (["tiny-bert", "--ffn", "kan", "grid_size=x"], "grid_size='x' (an integer)"),
     ],

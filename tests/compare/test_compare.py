@@ -303,7 +303,7 @@ def test_variant_training_overrides() -> None:
     assert trains[("tiny-gpt2", "kan-fast")] == {"lr": 1e-4, "max_steps": 7, "kan_lr": 1e-3}
     assert next(s for s in specs if s.variant == "kan-fast").ffn["init"] == "warm"
     data["variants"]["kan-fast"]["train"] = {"kan_lr": -1}
-    with pytest.raises(ValueError, match="variant 'kan-fast' train: invalid run settings: kan_lr"):
+    with pytest.raises(ValueError, match="has 1 problem: variant 'kan-fast' train: invalid run settings: kan_lr"):
         parse_compare_config(data)
 
 

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from kanformer.paper.commands import paper_special, register
+from kanformer.paper.config import SPECIAL_FUNCTION_NAMES
 from kanformer.paper.fitting import fit_function, sample
 from kanformer.paper.report import rerender
 from kanformer.paper.scaling import fit_exponent, load_fit_config, torch_threads
@@ -250,3 +251,8 @@ def test_least_squares_optimum_of_a_one_layer_kan_beats_lbfgs_and_leaves_the_mod
     train, test = least_squares_rmse(model, *data)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert train < rmse(model, data[0], data[1]) and train < 1e-2 and test < 2e-2
+
+
+def test_special_function_names_are_the_functions() -> None:
+    """kanformer.paper.config lists the special functions' names without importing scipy."""
+    assert tuple(SPECIAL_FUNCTIONS) == SPECIAL_FUNCTION_NAMES

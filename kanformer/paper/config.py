@@ -1,0 +1,231 @@
+"""The settings of ``kanformer paper fit`` and ``kanformer paper special`` (configs/paper/*.yaml),
+declared with :func:`kanformer.settings.setting` and checked by :func:`kanformer.settings.validate`.
+
+Importing this module imports no torch: the toy functions' names and input dimensions are looked up
+in :mod:`.fitting` when a config is checked; the special functions' names are listed here
+(:mod:`.special` holds the functions, under the same names).
+
+    cfg = load_fit_config("configs/paper/toy.yaml")      # FitConfig, or one ValueError line
+    cfg = load_special_config("configs/paper/special.yaml")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..settings import SettingsError, above, at_least, between, from_settings, problem, read_yaml, setting, validate
+
+DTYPE_NAMES = ("float32", "float64")
+MLP_ACTIVATIONS = ("silu", "tanh", "relu", "gelu")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _paper_functions() -> list[str]:
+    from .fitting import PAPER_FUNCTIONS
+
+    return list(PAPER_FUNCTIONS)
+
+
+#: The names of kanformer.paper.special.SPECIAL_FUNCTIONS (which needs scipy and torch), in its order.
+SPECIAL_FUNCTION_NAMES = (
+    "ellipj",
+    "ellipkinc",
+    "ellipeinc",
+    "jv",
+    "yv",
+    "kv",
+    "iv",
+    "lpmv_m0",
+    "lpmv_m1",
+    "lpmv_m2",
+    "sph_harm_m0_n1",
+    "sph_harm_m1_n1",
+    "sph_harm_m0_n2",
+    "sph_harm_m1_n2",
+    "sph_harm_m2_n2",
+)
+
+
+def _increasing(grids: list[int]) -> bool:
+    return bool(grids) and min(grids) >= 1 and all(b > a for a, b in zip(grids[:-1], grids[1:], strict=False))
+
+
+INCREASING = (_increasing, "need increasing integers >= 1, e.g. [3, 5, 10]")
+NAME = (
+    lambda n: bool(_NAME_RE.fullmatch(n)),
+    "letters, digits, '.', '_' and '-' only: it names reports/paper/<name>/",
+)
+
+
+def _all_at_least(low: int, text: str) -> tuple[Any, str]:
+    return (lambda v: bool(v) and min(v) >= low), text
+
+
+@dataclass
+class ToyFunction:
+    """One function of the sweep: a name of PAPER_FUNCTIONS, the KAN shape and the grid schedule."""
+
+    function: str = setting(help="the function to fit (a name of kanformer.paper.fitting.PAPER_FUNCTIONS)")
+    widths: list[int] = setting(help="KAN widths [input dimension, ..., 1]")
+    grids: list[int] = setting(help="the grid-extension schedule (intervals per grid)", check=INCREASING)
+    steps_per_grid: int | None = setting(
+        None, "LBFGS steps per grid for this function (default: the config's steps_per_grid)", check=at_least(1)
+    )
+
+    def __post_init__(self) -> None:
+        validate(self, "paper function")
+
+    def cross_checks(self, invalid: frozenset[str] = frozenset()) -> list[str]:
+        """The function's name, and widths that start at its input dimension and end at 1."""
+        if "function" in invalid:
+            return []
+        known = _paper_functions()
+        if self.function not in known:
+            return [problem(self, "function", f"not known; choose one of {known}")]
+        from .fitting import PAPER_FUNCTIONS
+
+        dim = PAPER_FUNCTIONS[self.function][0]
+        widths = self.widths
+        if "widths" not in invalid and (len(widths) < 2 or widths[0] != dim or widths[-1] != 1 or min(widths) < 1):
+            return [problem(self, "widths", f"need [{dim}, ..., 1]")]
+        return []
+
+
+@dataclass
+class TrainingSettings:
+    """What both experiments share: data, precision, how KANs and MLPs are trained."""
+
+    seed: int = setting(0, "seed of the data, the initialisations and the MLPs")
+    n_train: int = setting(1000, "training points", check=at_least(1))
+    n_test: int = setting(1000, "test points", check=at_least(1))
+    dtype: str = setting("float64", "precision of data and models", choices=DTYPE_NAMES)
+    threads: int = setting(1, "torch CPU threads", check=at_least(1))
+    steps_per_grid: int = setting(20, "LBFGS steps (of up to 20 iterations) per grid", check=at_least(1))
+    restarts: int = setting(3, "initialisations of the first grid; the lowest training RMSE goes on", check=at_least(1))
+    grid_updates: int = setting(2, "times the grids move to the activations per stage", check=at_least(0))
+    grid_updates_until: int = setting(20, "grid updates only on grids of at most this many", check=at_least(1))
+    grid_eps: float = setting(
+        1.0, "grid update blend: 1 = uniform grids over the activation range, 0 = quantiles", check=between(0, 1)
+    )
+    mlp_depths: list[int] = setting(
+        help="MLP depths (Linear layers)",
+        default_factory=lambda: [2, 3, 4],
+        check=_all_at_least(2, "need Linear-layer counts >= 2"),
+    )
+    mlp_widths: list[int] = setting(
+        help="MLP hidden widths", default_factory=lambda: [5, 10, 20, 50], check=_all_at_least(1, "need widths >= 1")
+    )
+    mlp_steps: int = setting(50, "LBFGS steps of each MLP", check=at_least(1))
+    mlp_activation: str = setting("silu", "the MLPs' activation", choices=MLP_ACTIVATIONS)
+
+    def kan_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~kanformer.paper.fitting.fit_kan` besides data, shape, grids and steps."""
+        return {
+            "seed": self.seed,
+            "restarts": self.restarts,
+            "grid_updates": self.grid_updates,
+            "grid_updates_until": self.grid_updates_until,
+            "grid_eps": self.grid_eps,
+        }
+
+
+@dataclass
+class FitConfig(TrainingSettings):
+    """``kanformer paper fit`` settings (configs/paper/toy.yaml)."""
+
+    name: str = setting("toy", "report name: reports/paper/<name>/", check=NAME)
+    description: str = setting("", "a sentence for the report")
+    flat_slope: float = setting(
+        0.5, "exponent fit: segments flatter than this slope at either end are left out", check=above(0)
+    )
+    functions: list[ToyFunction] = setting(
+        help="the functions: a list of {function, widths, grids[, steps_per_grid]} mappings",
+        default_factory=list,
+        flag=False,
+    )
+
+    def __post_init__(self) -> None:
+        validate(self, "paper fit")
+
+    def cross_checks(self, invalid: frozenset[str] = frozenset()) -> list[str]:
+        if "functions" not in invalid and not self.functions:
+            return ["functions must be a non-empty list of {function, widths, grids} mappings"]
+        return []
+
+
+def _shape_ok(shape: list[int]) -> bool:
+    return len(shape) >= 2 and shape[0] == 2 and shape[-1] == 1 and min(shape) >= 1
+
+
+@dataclass
+class SpecialConfig(TrainingSettings):
+    """``kanformer paper special`` settings (configs/paper/special.yaml)."""
+
+    name: str = setting("special", "report name: reports/paper/<name>/", check=NAME)
+    description: str = setting("", "a sentence for the report")
+    n_val: int = setting(1000, "validation points (the best models are chosen on them)", check=at_least(1))
+    kan_grids: list[int] = setting(
+        help="the grid-extension schedule of every KAN shape", default_factory=lambda: [3, 5, 10, 20], check=INCREASING
+    )
+    budgets: list[int] = setting(
+        help="parameter budgets: the best KAN and MLP with at most this many parameters",
+        default_factory=lambda: [100, 1000],
+        check=_all_at_least(1, "need parameter counts >= 1"),
+    )
+    functions: list[str] = setting(
+        help="special functions to fit (names of kanformer.paper.special.SPECIAL_FUNCTIONS)",
+        default_factory=list,
+        choices=SPECIAL_FUNCTION_NAMES,
+    )
+    kan_shapes: list[list[int]] = setting(
+        help="KAN widths [2, ..., 1] to fit",
+        default_factory=lambda: [[2, 1, 1], [2, 2, 1]],
+        check=(
+            lambda shapes: bool(shapes) and all(_shape_ok(s) for s in shapes),
+            "need a list of KAN widths [2, ..., 1], e.g. [[2, 1, 1], [2, 2, 1]]",
+        ),
+        flag=False,
+    )
+
+    def __post_init__(self) -> None:
+        validate(self, "paper special")
+
+    def cross_checks(self, invalid: frozenset[str] = frozenset()) -> list[str]:
+        if "functions" not in invalid and not self.functions:
+            return [f"functions must be a non-empty list of names from {list(SPECIAL_FUNCTION_NAMES)}"]
+        return []
+
+
+def _parse(cls: type, settings: Mapping[str, Any], what: str, source: str) -> Any:
+    try:
+        return from_settings(cls, settings, what=what)
+    except SettingsError as err:
+        raise SettingsError(err.what, err.problems, f"{source}: {err}") from None
+
+
+def parse_fit_config(settings: Mapping[str, Any], source: str = "config") -> FitConfig:
+    """A :class:`FitConfig` from a YAML mapping; every problem is listed in one ValueError line."""
+    return _parse(FitConfig, settings, "paper fit", source)
+
+
+def load_fit_config(path: str) -> FitConfig:
+    """Read and check a ``kanformer paper fit`` YAML file (one-line ValueError on any problem)."""
+    return parse_fit_config(read_yaml(path), f"paper fit config {path!r}")
+
+
+def parse_special_config(settings: Mapping[str, Any], source: str = "config") -> SpecialConfig:
+    """A :class:`SpecialConfig` from a YAML mapping; every problem is listed in one ValueError line."""
+    return _parse(SpecialConfig, settings, "paper special", source)
+
+
+def load_special_config(path: str) -> SpecialConfig:
+    """Read and check a ``kanformer paper special`` YAML file (one-line ValueError on any problem)."""
+    return parse_special_config(read_yaml(path), f"paper special config {path!r}")
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as the plain mapping its YAML file would hold."""
+    return asdict(cfg)
