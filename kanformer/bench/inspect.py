@@ -21,7 +21,6 @@ so the KAN structure is built without them (no data or compilation needed).
 from __future__ import annotations
 
 import copy
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -234,10 +233,10 @@ def write_inspect_json(report: Mapping[str, Any], path: str, command: str | None
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+    from ..io import atomic_write_json
+
     try:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
+        atomic_write_json(path, data)
     except OSError as err:
         raise ValueError(f"cannot write {path!r}: {err.strerror or err}") from None
     return path

@@ -17,9 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     """Fit the function and print the error per grid."""
     from ..paper.fitting import fit_function
+    from ..reporting.tables import table
 
     print(f"Fitting {args.function} with a KAN {args.widths}, grids {args.grids}, LBFGS on the CPU")
     stages = fit_function(args.function, widths=args.widths, grids=args.grids, steps_per_grid=args.steps)
-    print(f"{'grid':>5} {'params':>7} {'train RMSE':>11} {'test RMSE':>10} {'seconds':>8}")
+    header = ["grid", "params", "train RMSE", "test RMSE", "seconds"]
+    rows = []
     for s in stages:
-        print(f"{s.grid_size:>5} {s.params:>7} {s.train_rmse:>11.2e} {s.test_rmse:>10.2e} {s.seconds:>8.1f}")
+        rows.append([str(s.grid_size), str(s.params), f"{s.train_rmse:.2e}", f"{s.test_rmse:.2e}", f"{s.seconds:.1f}"])
+    print("\n".join(table(header, rows, align="rrrrr", markdown=False)))

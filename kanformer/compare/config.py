@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..settings import from_settings, read_yaml, setting, validate
+from ..settings import SettingsError, from_settings, read_yaml, setting, validate
 
 _TOP = ("name", "description", "seeds", "train", "bench", "variants", "experiments", "cluster")
 _EXPERIMENT = ("models", "tasks", "variants", "seeds", "train", "bench", "data_dir")
@@ -250,8 +250,7 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
             problems.append(f"{where}: data_dir {data_dir!r} is not a directory")
         experiments.append(Experiment(models, task_names, names, exp_seeds, exp_train, exp_bench, data_dir))
     if problems:
-        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-        raise ValueError(f"comparison config has {count}: " + " | ".join(problems))
+        raise SettingsError("comparison config", problems)
     used = {v for e in experiments for v in e.variants}
     return CompareConfig(
         name=name,
