@@ -65,7 +65,8 @@ def test_readme_helper_without_a_report(tmp_path: Path, capsys: pytest.CaptureFi
 def _readme_commands() -> list[str]:
     """The example ``kanformer ...`` lines of README.md's code blocks (not the usage lines)."""
     text = (ROOT / "README.md").read_text()
-    lines = [line for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S) for line in block.splitlines()]
+    blocks = [b.replace("\\\n", " ") for b in re.findall(r"```[a-z]*\n(.*?)```", text, re.S)]  # join continued lines
+    lines = [line for block in blocks for line in block.splitlines()]
     lines += re.findall(r"^    (kanformer .*)$", text, re.M)
     commands = []
     for line in lines:
