@@ -172,8 +172,9 @@ def test_equivalent_snaps_floats_and_simplifies() -> None:
 
 
 def _exp_coefficients(expr: sympy.Expr) -> dict[str, float]:
-    """exp(c1*sin(c2*x + c3) + c4*y**2 + c_y*y + c5), times a scale folded into c5."""
-    scale, exp = expr.as_coeff_Mul()
+    """scale*exp(c1*sin(c2*x + c3) + c4*y**2 + c_y*y + c5) + c0; the scale is folded into c5."""
+    c0, term = expr.as_coeff_Add()
+    scale, exp = term.as_coeff_Mul()
     assert exp.func == sympy.exp and scale > 0, expr
     arg = exp.args[0]
     (sin_term,) = [t for t in sympy.Add.make_args(arg) if t.has(sympy.sin)]
@@ -188,6 +189,7 @@ def _exp_coefficients(expr: sympy.Expr) -> dict[str, float]:
         "c4": float(rest.coeff(Y, 2)),
         "c_y": float(rest.coeff(Y, 1)),
         "c5": float(rest.subs(Y, 0)) + math.log(float(scale)),
+        "c0": float(c0),
     }
 
 
@@ -199,7 +201,7 @@ def test_wide_kan_prunes_to_the_paper_formula(seed: int) -> None:
     found = discover(data.x_train, data.y_train, [2, 5, 1], seed=seed)
     assert found.graph.startswith("widths [2, 1, 1]"), found.graph
     coeffs = _exp_coefficients(found.formula)
-    truth = {"c1": 1.0, "c2": math.pi, "c3": 0.0, "c4": 1.0, "c_y": 0.0, "c5": 0.0}
+    truth = {"c1": 1.0, "c2": math.pi, "c3": 0.0, "c4": 1.0, "c_y": 0.0, "c5": 0.0, "c0": 0.0}
     for key, value in truth.items():
         assert coeffs[key] == pytest.approx(value, abs=1e-2), (key, found.formula)
 
