@@ -48,12 +48,14 @@ def train_lbfgs(
     tolerance_grad: float = 1e-12,
     tolerance_change: float = 1e-14,
     objective: Objective = mse,
+    before_step: Callable[[int], None] | None = None,
 ) -> None:
     """``steps`` LBFGS steps (up to 20 iterations each, strong Wolfe) on ``objective(model, x, y)``.
 
     A step ends early once the gradient or the change of loss/parameters falls below the
     tolerances; float64 fits aiming at RMSE far below 1e-7 need tolerances far below the
     defaults, which are absolute and would stop them at MSE ~ 1e-10 (see :func:`lbfgs_tolerances`).
+    ``before_step(i)`` runs before step i (0-based): a schedule of the objective hooks in there.
     """
     opt = torch.optim.LBFGS(
         model.parameters(),
@@ -71,7 +73,9 @@ def train_lbfgs(
         loss.backward()
         return loss
 
-    for _ in range(steps):
+    for i in range(steps):
+        if before_step is not None:
+            before_step(i)
         opt.step(closure)
 
 
@@ -134,7 +138,10 @@ def grow_kan(
             out zero and the test error jumps (seen for x*y on G >= 100, 1000 points).
         tolerances: LBFGS tolerances (keyword arguments of :func:`train_lbfgs`); None picks
             them by dtype (:func:`lbfgs_tolerances`).
-        objective: the loss LBFGS minimises, ``objective(model, x, y)``; default MSE.
+        objective: the loss LBFGS minimises, ``objective(model, x, y)``; default MSE. When it has a
+            ``set_step(step)`` method, it is called before every LBFGS step with the step's index
+            counted over the stages (0, 1, ...): a schedule, such as the warm-up of
+            :class:`kanformer.interpret.sparse.SparseObjective`'s ``lamb``, lives in the objective.
         on_stage: ``on_stage(grid_size, model)`` sees the model after each stage (after the
             choice among restarts for the first).
         **layer_kwargs: passed to :class:`KAN` (basis, spline order, ...).
@@ -145,6 +152,13 @@ def grow_kan(
     if not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts={restarts!r} is invalid: need an integer >= 1")
     lbfgs = dict(lbfgs_tolerances(x.dtype) if tolerances is None else tolerances)
+    set_step = getattr(objective, "set_step", None)
+    done = [0]  # LBFGS steps taken by the model being trained (restarts start again at 0)
+
+    def before_step(_: int) -> None:
+        if set_step is not None:
+            set_step(done[0])
+        done[0] += 1
 
     def stage(model: KAN, grid: int, first: bool) -> None:
         if first or update_grid_each_stage:
@@ -155,11 +169,12 @@ def grow_kan(
                 model.update_grid(x, grid_eps)
             n = steps_per_grid * (c + 1) // chunks - steps_per_grid * c // chunks
             if n:
-                train_lbfgs(model, x, y, n, objective=objective, **lbfgs)
+                train_lbfgs(model, x, y, n, objective=objective, before_step=before_step, **lbfgs)
 
     model, best = None, math.inf
     for r in range(restarts):
         torch.manual_seed(seed + r)
+        done[0] = 0
         candidate = KAN(list(widths), grid_size=grids[0], dtype=x.dtype, **layer_kwargs)
         stage(candidate, grids[0], first=True)
         loss = rmse(candidate, x, y)

@@ -344,9 +344,54 @@ def edge_importance(model: SymbolicKAN, x: Tensor) -> list[Tensor]:
         return [model.edge_outputs(layer, h).std(0) / (h.std(0) + 0.1) for layer, h in enumerate(model.layer_inputs(x))]
 
 
-def prune(model: SymbolicKAN, x: Tensor, edge_threshold: float = 1e-2, node_threshold: float = 1e-2) -> list[Tensor]:
-    """Remove edges of importance <= edge_threshold and hidden nodes whose largest incoming or outgoing
-    edge importance is <= node_threshold (with all their edges), in place.
+def attribution_scores(model: SymbolicKAN, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """pykan's attribution scores (``MultKAN.attribute``): how much each edge and node feeds the outputs.
+
+    Every output node scores 1. Going backwards, edge (l, i -> j) scores its target node's score
+    times the edge's share of that node's spread, std(phi_ji(h_i)) / (std(node_j) + 1e-4), and a
+    node scores the sum of its outgoing edges' scores. Unlike the local :func:`edge_importance`,
+    an edge into a node that the output ignores scores ~0, and the scores are relative, so one
+    threshold fits every output scale. x: (N, widths[0]).
+
+    Returns:
+        (edge scores per layer (O, I), node scores per layer of nodes (widths[l],), inputs first).
+    """
+    with torch.no_grad():
+        inputs = model.layer_inputs(x)
+        p = model.biases[-1]
+        node = torch.ones(model.widths[-1], dtype=p.dtype, device=p.device)
+        edges: list[Tensor] = []
+        nodes: list[Tensor] = [node]
+        for layer in reversed(range(len(model.widths) - 1)):
+            values = model.edge_outputs(layer, inputs[layer])  # (N, O, I)
+            spread = values.sum(-1).std(0)  # (O,)
+            score = node.unsqueeze(1) * values.std(0) / (spread.unsqueeze(1) + 1e-4)
+            node = score.sum(0)
+            edges.insert(0, score)
+            nodes.insert(0, node)
+    return edges, nodes
+
+
+#: Pruning criteria of :func:`prune`.
+PRUNE_CRITERIA = ("scale", "attribution")
+
+
+def prune(
+    model: SymbolicKAN,
+    x: Tensor,
+    edge_threshold: float | None = None,
+    node_threshold: float | None = None,
+    criterion: str = "scale",
+) -> list[Tensor]:
+    """Remove unimportant edges and hidden nodes (with all their edges), in place.
+
+    Criteria:
+        "scale" (thresholds 1e-2, 1e-2): an edge goes when its :func:`edge_importance` is <=
+            edge_threshold, a hidden node when its largest incoming or outgoing importance is
+            <= node_threshold. Local: fine for a network already of the right shape.
+        "attribution" (pykan's ``prune()``; thresholds 3e-2 for edges, 1e-2 for nodes): scores
+            from :func:`attribution_scores`, which follow the output backwards, so a hidden node
+            whose only role is to feed an ignored edge goes too. Used after sparse training.
 
     A removed edge's mean output over x is added to its node's bias, so an edge that is
     constant on the data is removed without changing the network's output.
@@ -358,10 +403,21 @@ def prune(model: SymbolicKAN, x: Tensor, edge_threshold: float = 1e-2, node_thre
     Returns:
         the edge masks after pruning, per layer (O, I) bool.
     """
-    scales = edge_importance(model, x)
+    if criterion not in PRUNE_CRITERIA:
+        raise ValueError(f"criterion={criterion!r} is invalid: choose one of {list(PRUNE_CRITERIA)}")
+    attribution = criterion == "attribution"
+    edge_threshold = (3e-2 if attribution else 1e-2) if edge_threshold is None else edge_threshold
+    node_threshold = 1e-2 if node_threshold is None else node_threshold
+    if attribution:
+        scales, node_scores = attribution_scores(model, x)
+    else:
+        scales = edge_importance(model, x)
     keep = [s > edge_threshold for s in scales]
     for layer in range(len(scales) - 1):  # hidden nodes: outputs of layer, inputs of layer + 1
-        dead = (scales[layer].amax(1) <= node_threshold) | (scales[layer + 1].amax(0) <= node_threshold)
+        if attribution:
+            dead = node_scores[layer + 1] <= node_threshold
+        else:
+            dead = (scales[layer].amax(1) <= node_threshold) | (scales[layer + 1].amax(0) <= node_threshold)
         keep[layer][dead, :] = False
         keep[layer + 1][:, dead] = False
     with torch.no_grad():
@@ -374,6 +430,40 @@ def prune(model: SymbolicKAN, x: Tensor, edge_threshold: float = 1e-2, node_thre
             model.masks[layer] &= kept
             h = model.edge_outputs(layer, h).sum(-1) + model.biases[layer]
     return [m.clone() for m in model.masks]
+
+
+def active_nodes(model: SymbolicKAN) -> list[list[int]]:
+    """Per layer of nodes (inputs first), the nodes still connected: a hidden node needs an active
+    incoming and an active outgoing edge; inputs and outputs are always listed."""
+    masks = model.masks
+    nodes = [list(range(model.widths[0]))]
+    for layer in range(1, len(model.widths) - 1):
+        alive = masks[layer - 1].any(1) & masks[layer].any(0)
+        nodes.append(alive.nonzero().flatten().tolist())
+    nodes.append(list(range(model.widths[-1])))
+    return nodes
+
+
+def graph_summary(model: SymbolicKAN, variables: Sequence[str] | None = None) -> str:
+    """The pruned graph in words: its widths and every active edge, e.g.
+    ``widths [2, 1, 1]: x -> h1.2, y -> h1.2, h1.2 -> out`` (h<layer>.<node> names hidden nodes)."""
+    variables = default_variables(model.widths[0]) if variables is None else tuple(variables)
+    nodes = active_nodes(model)
+    last = len(model.widths) - 1
+
+    def name(level: int, i: int) -> str:
+        if level == 0:
+            return variables[i]
+        if level == last:
+            return "out" if model.widths[-1] == 1 else f"out{i}"
+        return f"h{level}.{i}"
+
+    edges = []
+    for layer, mask in enumerate(model.masks):
+        for o, i in mask.nonzero().tolist():
+            if i in nodes[layer] and o in nodes[layer + 1]:
+                edges.append(f"{name(layer, i)} -> {name(layer + 1, o)}")
+    return f"widths {[len(n) for n in nodes]}: " + ", ".join(edges)
 
 
 # ------------------------------------------------------------------ auto symbolic
@@ -400,6 +490,7 @@ def auto_symbolic(
     r2_threshold: float = 0.99,
     *,
     complexity_weight: float = 0.3,
+    layers: Sequence[int] | None = None,
 ) -> list[EdgeReport]:
     """Fit every active, free edge of ``model`` to its library and lock the best fit with R^2 >= r2_threshold.
 
@@ -408,12 +499,13 @@ def auto_symbolic(
     Args:
         model: changed in place.
         x: (N, widths[0]) inputs spanning the domain of interest.
+        layers: fit only these layers (default all), e.g. one at a time with retraining between.
 
     Returns:
         one :class:`EdgeReport` per fitted edge (locked or not).
     """
     reports = []
-    for layer in range(len(model.widths) - 1):
+    for layer in range(len(model.widths) - 1) if layers is None else layers:
         with torch.no_grad():
             h = model.layer_inputs(x)[layer]
             values = model.edge_outputs(layer, h)

@@ -201,23 +201,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def test_cli_symbolic_prints_the_table_and_formula(capsys: pytest.CaptureFixture[str]) -> None:
-    args = _parser().parse_args(["symbolic", "--function", PAPER, "--grids", "3", "5", "--steps", "5"])
+@pytest.mark.e2e
+def test_cli_symbolic_prints_the_graph_table_and_formula(capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parser().parse_args(["symbolic", "--function", PAPER, "--widths", "2", "5", "1"])
     args.func(args)
     out = capsys.readouterr().out
-    assert "L0 0->0" in out and "L1 0->0" in out
+    (graph,) = [s for s in out.splitlines() if s.startswith("graph: ")]
+    assert "widths [2, 1, 1]" in graph
+    assert "L0 0->" in out and "L1 " in out
     (line,) = [s for s in out.splitlines() if s.startswith("formula: ")]
-    assert "x" in line and "y" in line
+    assert line == "formula: exp(y**2 + sin(3.1416*x))"
     (rmse,) = [s for s in out.splitlines() if "test RMSE" in s]
-    assert float(rmse.split()[-1]) < 0.1
+    assert float(rmse.split()[-1]) < 1e-3
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--function", "nope"], "not known"),
+        (["--function", "sin(x"], "cannot parse"),
+        (["--function", "nope"], "variables are x, y, z"),
         (["--function", PAPER, "--widths", "3", "1"], "does not match"),
+        (["--function", "x*y", "--widths", "3", "5", "1"], "does not match"),
         (["--function", PAPER, "--r2", "1.5"], "--r2"),
+        (["--function", PAPER, "--lamb", "-1"], "lamb=-1"),
+        (["--function", PAPER, "--grids", "3", "5"], "grids="),
+        ([], "--function"),
+        (["--data", "nowhere.csv"], "--target"),
     ],
 )
 def test_cli_symbolic_user_errors_raise_value_error(argv: list[str], message: str) -> None:
