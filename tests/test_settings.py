@@ -14,13 +14,23 @@ import pytest
 from kanformer.bench.settings import BenchSettings
 from kanformer.cli import build_parser, main
 from kanformer.compare.config import Experiment
-from kanformer.paper.config import FitConfig, SpecialConfig, ToyFunction
+from kanformer.paper.config import FitConfig, PDEConfig, SpecialConfig, ToyFunction
 from kanformer.plugin.config import KANFFNConfig
 from kanformer.settings import SettingsError, from_settings, parse_key_values
 from kanformer.tabular.config import TabularConfig
 from kanformer.train.config import RunConfig, ffn_settings
 
-CONFIGS = [KANFFNConfig, RunConfig, BenchSettings, TabularConfig, Experiment, FitConfig, ToyFunction, SpecialConfig]
+CONFIGS = [
+    KANFFNConfig,
+    RunConfig,
+    BenchSettings,
+    TabularConfig,
+    Experiment,
+    FitConfig,
+    ToyFunction,
+    SpecialConfig,
+    PDEConfig,
+]
 TOY = {"function": "x*y", "widths": [2, 1], "grids": [3, 5]}
 
 # (config class, what, bad settings, the field each names)
@@ -46,6 +56,8 @@ BAD = [
     ),
     (ToyFunction, "paper function", {**TOY, "function": "nope"}, "function='nope' (not known; choose one of"),
     (SpecialConfig, "paper special", {"functions": ["jv", "gamma"]}, "(['gamma'] not known; choose from"),
+    (PDEConfig, "paper pde", {"alpha": 0}, "alpha=0.0 (must be > 0)"),
+    (PDEConfig, "paper pde", {"kan_widths": [3, 10, 1]}, "kan_widths=[3, 10, 1] (need KAN widths [2, ..., 1]"),
     (SpecialConfig, "paper special", {"functions": ["jv"], "budgets": [0]}, "budgets=[0] (need parameter counts >= 1)"),
 ]
 

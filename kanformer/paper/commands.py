@@ -1,4 +1,4 @@
-"""``kanformer paper fit CONFIG`` and ``kanformer paper special CONFIG``: the KAN paper's experiments.
+"""``kanformer paper fit|special|pde CONFIG``: the KAN paper's experiments.
 
     from kanformer.paper.commands import register
     register(subparsers)  # adds `paper` with its `fit` and `special` subcommands
@@ -73,6 +73,18 @@ def paper_special(
     return _finish(results, output_dir, command or f"kanformer paper special {shlex.quote(config)}")
 
 
+def paper_pde(config: str, output_dir: str | None = None, command: str | None = None, log: Log = _print) -> list[Path]:
+    """Run the 2-D Poisson PINN config and write its report; returns the paths written."""
+    from .config import load_pde_config
+
+    cfg = load_pde_config(config)  # torch-free: a bad config fails before torch loads
+    _output_dir(output_dir, cfg.name)
+    from .pde import run_pde
+
+    results = run_pde(cfg, log)
+    return _finish(results, output_dir, command or f"kanformer paper pde {shlex.quote(config)}")
+
+
 def _command(args: argparse.Namespace) -> str:
     argv = getattr(args, "argv", None)  # set by kanformer.cli.main: the command line as typed
     if argv:
@@ -90,7 +102,7 @@ def _runner(run: Callable[..., list[Path]]) -> Callable[[argparse.Namespace], No
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``paper fit`` and ``paper special`` to a parser's subcommands."""
+    """Add ``paper fit``, ``paper special`` and ``paper pde`` to a parser's subcommands."""
     paper = sub.add_parser(
         "paper",
         help="the KAN paper's experiments: scaling laws of function fitting, special functions",
@@ -110,6 +122,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             paper_special,
             "special functions (scipy.special): best KAN vs best MLP at matched parameter budgets",
             "configs/paper/special.yaml",
+        ),
+        (
+            "pde",
+            paper_pde,
+            "2-D Poisson equation, physics-informed: L2 and H1 errors vs parameters of KANs and MLPs",
+            "configs/paper/pde.yaml",
         ),
     )
     for name, run, text, example in specs:

@@ -199,6 +199,67 @@ class SpecialConfig(TrainingSettings):
         return []
 
 
+PDE_ACTIVATIONS = ("tanh", "silu")
+
+
+def _kan_widths_ok(w: list[int]) -> bool:
+    return len(w) >= 2 and w[0] == 2 and w[-1] == 1 and min(w) >= 1
+
+
+@dataclass
+class PDEConfig:
+    """``kanformer paper pde`` settings (configs/paper/pde.yaml).
+
+    The 2-D Poisson problem of the KAN paper (Sec. 3.4): laplacian(u) = f on [-1, 1]^2, u = 0 on the
+    boundary, exact u = sin(pi x) sin(pi y). Loss = mean interior residual^2 + alpha * mean boundary u^2.
+    """
+
+    name: str = setting("pde", "the report folder, reports/paper/<name>/", check=NAME)
+    description: str = setting("", "one line for the report")
+    seed: int = setting(0, "torch seed of every model's initialisation")
+    dtype: str = setting("float64", "precision of training and evaluation", choices=DTYPE_NAMES)
+    threads: int = setting(1, "torch threads", check=at_least(1))
+    n_interior: int = setting(
+        21, "interior collocation points per axis (an n x n grid; pykan's np_i)", check=at_least(2)
+    )
+    n_boundary: int = setting(21, "boundary points per side of the square (pykan's np_b)", check=at_least(2))
+    n_test: int = setting(51, "test grid per axis (boundary included) for the L2 and H1 errors", check=at_least(2))
+    alpha: float = setting(
+        0.1, "boundary weight (pykan's PDE example uses 0.01; 0.1 pinned the boundary better here)", check=above(0)
+    )
+    kan_widths: list[int] = setting(
+        help="KAN widths [2, ..., 1]",
+        default_factory=lambda: [2, 10, 1],
+        check=(_kan_widths_ok, "need KAN widths [2, ..., 1], e.g. [2, 10, 1]"),
+    )
+    kan_grids: list[int] = setting(
+        help="the KAN's grid-extension schedule", check=INCREASING, default_factory=lambda: [5, 10, 20]
+    )
+    steps_per_grid: int = setting(
+        20, "LBFGS steps per KAN grid (the MLPs get the KAN's whole budget)", check=at_least(1)
+    )
+    grid_update: bool = setting(True, "fit the first grid to the activations of the training points")
+    mlp_depths: list[int] = setting(
+        help="MLP depths (Linear layers)", check=_all_at_least(2, "need depths >= 2"), default_factory=lambda: [2, 3, 4]
+    )
+    mlp_widths: list[int] = setting(
+        help="MLP widths", check=_all_at_least(1, "need widths >= 1"), default_factory=lambda: [10, 30, 100]
+    )
+    mlp_activation: str = setting("tanh", "the MLPs' activation", choices=PDE_ACTIVATIONS)
+
+    def __post_init__(self) -> None:
+        validate(self, "paper pde")
+
+    @property
+    def mlp_steps(self) -> int:
+        """The MLPs' LBFGS steps: the KAN's whole budget, steps_per_grid x the number of grids."""
+        return self.steps_per_grid * len(self.kan_grids)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plain mapping its YAML file would hold, plus the derived MLP step count."""
+        return {**asdict(self), "mlp_steps": self.mlp_steps}
+
+
 def _parse(cls: type, settings: Mapping[str, Any], what: str, source: str) -> Any:
     try:
         return from_settings(cls, settings, what=what)
@@ -224,6 +285,16 @@ def parse_special_config(settings: Mapping[str, Any], source: str = "config") ->
 def load_special_config(path: str) -> SpecialConfig:
     """Read and check a ``kanformer paper special`` YAML file (one-line ValueError on any problem)."""
     return parse_special_config(read_yaml(path), f"paper special config {path!r}")
+
+
+def parse_pde_config(settings: Mapping[str, Any], source: str = "config") -> PDEConfig:
+    """A :class:`PDEConfig` from a YAML mapping; every problem is listed in one ValueError line."""
+    return _parse(PDEConfig, settings, "paper pde", source)
+
+
+def load_pde_config(path: str) -> PDEConfig:
+    """Read and check a ``kanformer paper pde`` YAML file (one-line ValueError on any problem)."""
+    return parse_pde_config(read_yaml(path), f"paper pde config {path!r}")
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
