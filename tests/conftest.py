@@ -23,11 +23,6 @@ ENVIRONMENT = {
 }
 for _name, _value in ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
-if not os.path.exists("/dev/nvidia0") and not os.path.exists("/dev/nvidiactl"):
-    # No GPU: Triton (when installed) runs kernels in its CPU interpreter. Triton reads this once,
-    # when a process first uses it, so it is set here, before any test can import it.
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
 if "huggingface_hub" in sys.modules and os.environ["HF_HUB_OFFLINE"] == "1":  # imported before us (a plugin)
     import huggingface_hub.constants
 
@@ -35,6 +30,11 @@ if "huggingface_hub" in sys.modules and os.environ["HF_HUB_OFFLINE"] == "1":  # 
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+if not torch.cuda.is_available():
+    # No GPU: Triton (when installed) runs kernels in its CPU interpreter. Triton reads this once,
+    # when a process first uses it, so it is set here, before any test can import it.
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 import transformers  # noqa: E402  (lazy: cheap to import)
 
 transformers.utils.logging.disable_progress_bar()

@@ -1,9 +1,8 @@
 """kernel="triton": the Triton B-spline kernels match the torch path and a float64 reference.
 
-No GPU is needed: Triton's interpreter (TRITON_INTERPRET=1) runs the kernels on CPU
-tensors. The variable is set only while this module imports the kernels and while its
-tests run, so other test modules see the environment they expect. Without triton
-(``pip install kanformer[gpu]`` or ``.[dev]``) the module is skipped with its reason.
+No GPU is needed: Triton's interpreter (TRITON_INTERPRET=1, set for the whole test process by
+tests/conftest.py when no CUDA device is available) runs the kernels on CPU tensors. Without
+triton (``pip install kanformer[gpu]`` or ``.[dev]``) the module is skipped with its reason.
 """
 
 from __future__ import annotations
@@ -30,21 +29,6 @@ if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip(
         "a CUDA device is present: tests/layers/test_triton_cuda.py tests the compiled kernels", allow_module_level=True
     )
-
-_previous = os.environ.get("TRITON_INTERPRET")
-os.environ["TRITON_INTERPRET"] = "1"  # read when the kernels are defined (at import)
-try:
-    from kanformer.layers.kernels import bspline_triton  # noqa: F401
-finally:
-    if _previous is None:
-        del os.environ["TRITON_INTERPRET"]
-    else:
-        os.environ["TRITON_INTERPRET"] = _previous
-
-
-@pytest.fixture(autouse=True)
-def _interpret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
 
 
 def _pair(kernel_opts: dict, seed: int = 0) -> tuple[KANLinear, KANLinear]:
