@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import sympy
 import torch
+from symbolic_formulas import exp_coefficients
 
 from kanformer import KAN
 from kanformer.fitting import grow_kan
@@ -171,28 +172,6 @@ def test_equivalent_snaps_floats_and_simplifies() -> None:
 # ------------------------------------------------------------------ the whole path
 
 
-def _exp_coefficients(expr: sympy.Expr) -> dict[str, float]:
-    """scale*exp(c1*sin(c2*x + c3) + c4*y**2 + c_y*y + c5) + c0; the scale is folded into c5."""
-    c0, term = expr.as_coeff_Add()
-    scale, exp = term.as_coeff_Mul()
-    assert exp.func == sympy.exp and scale > 0, expr
-    arg = exp.args[0]
-    (sin_term,) = [t for t in sympy.Add.make_args(arg) if t.has(sympy.sin)]
-    c1, sin = sin_term.as_coeff_Mul()
-    inner = sympy.expand(sin.args[0])
-    rest = sympy.expand(arg - sin_term)
-    assert rest.free_symbols <= {Y} and inner.free_symbols == {X}, expr
-    return {
-        "c1": float(c1),
-        "c2": float(inner.coeff(X, 1)),
-        "c3": float(inner.subs(X, 0)),
-        "c4": float(rest.coeff(Y, 2)),
-        "c_y": float(rest.coeff(Y, 1)),
-        "c5": float(rest.subs(Y, 0)) + math.log(float(scale)),
-        "c0": float(c0),
-    }
-
-
 @pytest.mark.e2e
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_wide_kan_prunes_to_the_paper_formula(seed: int) -> None:
@@ -200,7 +179,7 @@ def test_wide_kan_prunes_to_the_paper_formula(seed: int) -> None:
     data = function_data("exp(sin(pi*x)+y^2)", seed=seed)
     found = discover(data.x_train, data.y_train, [2, 5, 1], seed=seed)
     assert found.graph.startswith("widths [2, 1, 1]"), found.graph
-    coeffs = _exp_coefficients(found.formula)
+    coeffs = exp_coefficients(found.formula)
     truth = {"c1": 1.0, "c2": math.pi, "c3": 0.0, "c4": 1.0, "c_y": 0.0, "c5": 0.0, "c0": 0.0}
     for key, value in truth.items():
         assert coeffs[key] == pytest.approx(value, abs=1e-2), (key, found.formula)

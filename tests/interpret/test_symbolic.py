@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sympy
 import torch
+from symbolic_formulas import exp_coefficients
 
 from kanformer import KAN
 from kanformer.fitting import train_lbfgs
@@ -148,30 +149,6 @@ def test_formula_shows_free_edges_as_functions() -> None:
         formula_rmse(formula(model), ("x",), torch.zeros(3, 1), torch.zeros(3))
 
 
-def _exp_argument_coefficients(expr: sympy.Expr) -> dict[str, float]:
-    """c1..c5 of exp(c1*sin(c2*x + c3) + c4*y**2 + c5), plus the y coefficient c_y (0 in the truth).
-
-    sympy writes exp(u + c5) as exp(c5)*exp(u): c5 is read from that factor too.
-    """
-    scale, exp = expr.as_coeff_Mul()
-    assert exp.func == sympy.exp and scale > 0, expr
-    arg = exp.args[0]
-    (sin_term,) = [t for t in sympy.Add.make_args(arg) if t.has(sympy.sin)]
-    c1, sin = sin_term.as_coeff_Mul()
-    assert sin.func == sympy.sin, expr
-    inner = sympy.expand(sin.args[0])
-    rest = sympy.expand(arg - sin_term)
-    assert rest.free_symbols <= {Y} and inner.free_symbols == {X} and sympy.degree(rest, Y) == 2, expr
-    return {
-        "c1": float(c1),
-        "c2": float(inner.coeff(X, 1)),
-        "c3": float(inner.subs(X, 0)),
-        "c4": float(rest.coeff(Y, 2)),
-        "c_y": float(rest.coeff(Y, 1)),
-        "c5": float(rest.subs(Y, 0)) + math.log(float(scale)),
-    }
-
-
 def test_symbolic_regression_recovers_the_paper_formula() -> None:
     """Train [2, 1, 1] on exp(sin(pi x) + y^2), lock every edge, retrain (a, b, c, d): the exact formula."""
     data = paper_data(PAPER, seed=0)
@@ -184,7 +161,8 @@ def test_symbolic_regression_recovers_the_paper_formula() -> None:
     train_lbfgs(model, data.x_train, data.y_train, steps=10)
     expr = formula(model, ("x", "y"), digits=4)
 
-    coeffs = _exp_argument_coefficients(expr)
+    coeffs = exp_coefficients(expr)
+    assert coeffs["c0"] == 0.0, expr  # no additive constant at all
     truth = {"c1": 1.0, "c2": math.pi, "c3": 0.0, "c4": 1.0, "c_y": 0.0, "c5": 0.0}
     for key, value in truth.items():
         assert coeffs[key] == pytest.approx(value, abs=1e-2), (key, expr)
