@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_compare import BENCH, TRAIN
 
 import kanformer.train.run as train_run
 from kanformer.cli import main
@@ -27,16 +28,8 @@ def _config(data_dir: Path) -> dict:
     return {
         "name": "tiny",
         "seeds": [0, 1],
-        "train": {
-            "max_steps": 3,
-            "batch_size": 4,
-            "eval_batch_size": 16,
-            "max_length": 32,
-            "log_every": 1,
-            "max_train_samples": 24,
-            "max_eval_samples": 16,
-        },
-        "bench": {"batch_size": 2, "seq_len": 16, "warmup": 1, "repeats": 2},
+        "train": dict(TRAIN),
+        "bench": dict(BENCH),
         "variants": {"original": "none", "kan": {"form": "kan", "grid_size": 3}},
         "experiments": [
             {

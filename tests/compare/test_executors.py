@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_compare import BENCH, TRAIN
 
 from kanformer.cli import main
 from kanformer.compare import expand, load_compare_config, parse_compare_config, run_compare
@@ -27,18 +28,8 @@ def _config(tmp: Path, train: dict | None = None, seeds: tuple[int, ...] = (0,))
     data = {
         "name": "tiny",
         "seeds": list(seeds),
-        "train": {
-            "max_steps": 3,
-            "batch_size": 4,
-            "eval_batch_size": 16,
-            "max_length": 32,
-            "log_every": 1,
-            "max_train_samples": 24,
-            "max_eval_samples": 16,
-            "save_model": False,
-            **(train or {}),
-        },
-        "bench": {"batch_size": 2, "seq_len": 16, "warmup": 1, "repeats": 2},
+        "train": {**TRAIN, "save_model": False, **(train or {})},
+        "bench": dict(BENCH),
         "variants": {"original": "none", "kan": {"form": "kan", "grid_size": 3}},
         "experiments": [
             {"models": ["tiny-bert"], "tasks": ["glue/sst2"], "variants": ["original", "kan"], "data_dir": str(tmp)}

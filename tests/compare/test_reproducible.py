@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tiny_compare import BENCH, TRAIN
 
 from kanformer.cli import main
 from kanformer.compare import load_compare_config, run_compare
@@ -21,17 +22,8 @@ def _config(tmp: Path, variants: list[str], name: str) -> Path:
     data = {
         "name": name,
         "seeds": [0],
-        "train": {
-            "max_steps": 4,
-            "batch_size": 4,
-            "eval_batch_size": 16,
-            "max_length": 32,
-            "log_every": 1,
-            "max_train_samples": 24,
-            "max_eval_samples": 16,
-            "save_model": False,
-        },
-        "bench": {"batch_size": 2, "seq_len": 16, "warmup": 1, "repeats": 2},
+        "train": {**TRAIN, "max_steps": 4, "save_model": False},
+        "bench": dict(BENCH),
         "variants": {"original": "none", "kan": {"form": "kan", "grid_size": 3, "hidden": "match-params"}},
         "experiments": [
             {"models": ["tiny-gpt2"], "tasks": ["glue/sst2"], "variants": variants, "data_dir": str(tmp / "data")}
