@@ -1,4 +1,4 @@
-"""``kanformer paper fit|special|pde CONFIG``: the KAN paper's experiments.
+"""``kanformer paper fit|special|pde|continual [CONFIG]``: the KAN paper's experiments.
 
     from kanformer.paper.commands import register
     register(subparsers)  # adds `paper` with its `fit` and `special` subcommands
@@ -85,6 +85,20 @@ def paper_pde(config: str, output_dir: str | None = None, command: str | None = 
     return _finish(results, output_dir, command or f"kanformer paper pde {shlex.quote(config)}")
 
 
+def paper_continual(
+    config: str, output_dir: str | None = None, command: str | None = None, log: Log = _print
+) -> list[Path]:
+    """Run the continual-learning config (KAN vs MLP, one region per phase) and write its report."""
+    from .config import load_continual_config
+
+    cfg = load_continual_config(config)  # torch-free: a bad config fails before torch loads
+    _output_dir(output_dir, cfg.name)
+    from .continual import run_continual
+
+    results = run_continual(cfg, log)
+    return _finish(results, output_dir, command or f"kanformer paper continual {shlex.quote(config)}")
+
+
 def _command(args: argparse.Namespace) -> str:
     argv = getattr(args, "argv", None)  # set by kanformer.cli.main: the command line as typed
     if argv:
@@ -93,8 +107,13 @@ def _command(args: argparse.Namespace) -> str:
     return "kanformer " + shlex.join(["paper", args.paper_command, args.config, *extra])
 
 
-def _runner(run: Callable[..., list[Path]]) -> Callable[[argparse.Namespace], None]:
+def _runner(run: Callable[..., list[Path]], default: str) -> Callable[[argparse.Namespace], None]:
     def cmd(args: argparse.Namespace) -> None:
+        if args.config == default and not os.path.exists(default):
+            raise ValueError(
+                f"no CONFIG given and the default {default!r} is not here: run from the kanformer repository "
+                "root or pass a config path"
+            )
         paths = run(args.config, args.output_dir, _command(args), None if args.quiet else _print)
         print(f"wrote {paths[0]} and {len(paths) - 1} more files", file=sys.stdout)
 
@@ -102,7 +121,8 @@ def _runner(run: Callable[..., list[Path]]) -> Callable[[argparse.Namespace], No
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``paper fit``, ``paper special`` and ``paper pde`` to a parser's subcommands."""
+    """Add ``paper fit``, ``special``, ``pde`` and ``continual`` to a parser's subcommands (CONFIG defaults to
+    configs/paper/<experiment's config>.yaml)."""
     paper = sub.add_parser(
         "paper",
         help="the KAN paper's experiments: scaling laws of function fitting, special functions",
@@ -129,12 +149,20 @@ def register(sub: argparse._SubParsersAction) -> None:
             "2-D Poisson equation, physics-informed: L2 and H1 errors vs parameters of KANs and MLPs",
             "configs/paper/pde.yaml",
         ),
+        (
+            "continual",
+            paper_continual,
+            "continual learning: five Gaussian peaks shown one region at a time to a KAN and an MLP",
+            "configs/paper/continual.yaml",
+        ),
     )
     for name, run, text, example in specs:
         p = experiments.add_parser(
             name, help=text, description=text, epilog=f"example: kanformer paper {name} {example}"
         )
-        p.add_argument("config", metavar="CONFIG", help=f"a YAML config ({example})")
+        p.add_argument(
+            "config", metavar="CONFIG", nargs="?", default=example, help=f"a YAML config (default {example})"
+        )
         p.add_argument("--output-dir", help="the report directory (default reports/paper/<name in the config>)")
         p.add_argument("--quiet", action="store_true", help="no progress lines")
-        p.set_defaults(func=_runner(run))
+        p.set_defaults(func=_runner(run, example))

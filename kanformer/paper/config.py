@@ -260,6 +260,51 @@ class PDEConfig:
         return {**asdict(self), "mlp_steps": self.mlp_steps}
 
 
+#: KAN bases the continual-learning experiment can use: B-splines and RBFs are local, Chebyshev
+#: polynomials and Fourier features global (names of kanformer.layers.basis.BASES).
+CONTINUAL_BASES = ("bspline", "rbf", "chebyshev", "fourier")
+
+
+@dataclass
+class ContinualConfig:
+    """``kanformer paper continual`` settings (configs/paper/continual.yaml).
+
+    The KAN paper's continual-learning toy (Sec. 3.5): a 1-D target with ``n_peaks`` Gaussian peaks on
+    [-1, 1], its samples shown one peak's region at a time, one training phase per region.
+    """
+
+    name: str = setting("continual", "the report folder, reports/paper/<name>/", check=NAME)
+    description: str = setting("", "one line for the report")
+    seed: int = setting(0, "torch seed of both models' initialisation")
+    dtype: str = setting("float64", "precision of data, models and training", choices=DTYPE_NAMES)
+    threads: int = setting(1, "torch threads", check=at_least(1))
+    n_peaks: int = setting(5, "Gaussian peaks; [-1, 1] is cut into this many regions, one per phase", check=at_least(2))
+    points_per_peak: int = setting(
+        100, "training points per region, evenly spaced over it (pykan's n_num_per_peak)", check=at_least(2)
+    )
+    sharpness: float = setting(300.0, "s in the target sum_i exp(-s (x - c_i)^2)", check=above(0))
+    n_test: int = setting(
+        500, "evaluation points evenly spaced on [-1, 1]: errors and plotted curves", check=at_least(10)
+    )
+    steps_per_phase: int = setting(100, "LBFGS steps per phase, for both models", check=at_least(1))
+    kan_grid: int = setting(200, "grid intervals of the [1, 1] KAN on [-1, 1]", check=at_least(1))
+    kan_basis: str = setting(
+        "bspline", "the KAN's basis: bspline or rbf (local), chebyshev or fourier (global)", choices=CONTINUAL_BASES
+    )
+    kan_base: bool = setting(
+        False, "add and train the SiLU base branch and the bias: global terms, which pykan freezes for this example"
+    )
+    kan_init_scale: float = setting(
+        0.1, "std of the KAN's random start on unit-variance inputs (pykan's noise_scale=0.1)", check=above(0)
+    )
+    mlp_depth: int = setting(3, "the MLP's Linear layers", check=at_least(2))
+    mlp_width: int = setting(13, "the MLP's hidden width (13 at depth 3: 222 parameters)", check=at_least(1))
+    mlp_activation: str = setting("silu", "the MLP's activation", choices=MLP_ACTIVATIONS)
+
+    def __post_init__(self) -> None:
+        validate(self, "paper continual")
+
+
 def _parse(cls: type, settings: Mapping[str, Any], what: str, source: str) -> Any:
     try:
         return from_settings(cls, settings, what=what)
@@ -295,6 +340,16 @@ def parse_pde_config(settings: Mapping[str, Any], source: str = "config") -> PDE
 def load_pde_config(path: str) -> PDEConfig:
     """Read and check a ``kanformer paper pde`` YAML file (one-line ValueError on any problem)."""
     return parse_pde_config(read_yaml(path), f"paper pde config {path!r}")
+
+
+def parse_continual_config(settings: Mapping[str, Any], source: str = "config") -> ContinualConfig:
+    """A :class:`ContinualConfig` from a YAML mapping; every problem is listed in one ValueError line."""
+    return _parse(ContinualConfig, settings, "paper continual", source)
+
+
+def load_continual_config(path: str) -> ContinualConfig:
+    """Read and check a ``kanformer paper continual`` YAML file (one-line ValueError on any problem)."""
+    return parse_continual_config(read_yaml(path), f"paper continual config {path!r}")
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
