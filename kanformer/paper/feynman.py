@@ -202,7 +202,8 @@ def exactness(
     pass: the snapped one must still equal the truth.
     """
     try:
-        fit_rmse = formula_rmse(expr, eq.variables, x, y)
+        with np.errstate(all="ignore"):  # a wrong formula may leave its domain (log of a negative): NaN
+            fit_rmse = formula_rmse(expr, eq.variables, x, y)
     except ValueError:  # spline edges left: not a closed form
         return {"exact": "free edges", "rmse": None, "snapped": None}
     target = truth(eq)
@@ -218,7 +219,9 @@ def exactness(
 
 
 def _agrees(expr: sympy.Expr, target: sympy.Expr, symbols: Sequence[sympy.Symbol], x: Tensor) -> bool:
-    """Both expressions equal to 1e-9 relative at every row of x (N, len(symbols))."""
+    """Both expressions finite and equal to 1e-9 relative at every row of x (N, len(symbols))."""
+    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):  # snapping can leave log(0*b), 1/0, ...
+        return False
     xs = x.detach().double().cpu().numpy().T
     with np.errstate(all="ignore"):
         a, b = (

@@ -599,6 +599,37 @@ _EXACT_TEXT = {
 }
 
 
+def feynman_readme_table(results: Row) -> list[str]:
+    """README.md's Feynman table: per equation our pruned shape next to the paper's (smallest pruned
+    shape with RMSE < 1e-2, quoted), the test RMSEs of the pruned KAN and the matched MLP, and whether
+    the formula is exactly the truth. tests/paper/test_feynman.py checks the README holds these lines."""
+    return table(
+        [
+            "eq.",
+            "dimensionless formula",
+            "pruned (ours)",
+            "pruned (paper)",
+            "KAN test RMSE",
+            "MLP test RMSE",
+            "formula exact?",
+        ],
+        [
+            [
+                e["id"],
+                f"`{e['formula']}`",
+                _shape(e["kan"]["shape"]),
+                _shape(e["paper"]["smallest_pruned_shape"]),
+                _e(e["kan"]["test_rmse"]),
+                _e(e["mlp"]["test_rmse"]),
+                _EXACT_TEXT.get(e["formula_exact"], e["formula_exact"]),
+            ]
+            for e in results["equations"]
+        ],
+        align="llllrrl",
+        spaced_rule=True,
+    )
+
+
 def render_feynman_markdown(results: Row, plots: Sequence[str]) -> str:
     """report.md of ``kanformer paper feynman``."""
     cfg = results.get("config") or {}

@@ -30,8 +30,10 @@ from kanformer.paper.feynman import (
     snap_numbers,
     truth,
 )
-from kanformer.paper.report import feynman_graph_figure, rerender
+from kanformer.paper.report import feynman_graph_figure, feynman_readme_table, rerender
 from kanformer.paper.scaling import mlp_param_count
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Small enough for seconds, large enough that the easy equations still prune to their true graph.
 REDUCED = {
@@ -100,6 +102,8 @@ def test_exactness_tells_exact_numerical_wrong_and_unfinished_formulas_apart() -
     off = a * b - 1.03 * b  # 1.03 is no simple number: not proven, RMSE ~ 0.03 * std(b)
     assert exactness(off, EQUATIONS["II.2.42"], x, y)["exact"] == "no"
     assert exactness(off, EQUATIONS["II.2.42"], x, y, exact_tolerance=0.1)["exact"] == "numerical"
+    broken = a * b - b + 0.5 * sympy.log(1e-4 * b + 2e-4)  # snaps to log(0): no, and no error
+    assert exactness(broken, EQUATIONS["II.2.42"], x, y)["exact"] == "no"
     free = sympy.Function("phi_0_0_1")(b) * a
     assert exactness(free, EQUATIONS["II.2.42"], x, y) == {"exact": "free edges", "rmse": None, "snapped": None}
     x3, y3 = _data("II.6.15a")  # c*sqrt(a**2 + b**2)/(4 pi): pi is snapped, positivity lets sympy finish
@@ -205,3 +209,13 @@ def test_bad_config_is_one_line(settings: dict, message: str) -> None:
         parse_feynman_config(settings, "test config")
     text = str(err.value)
     assert "\n" not in text and message in text and text.startswith("test config")
+
+
+def test_readme_feynman_table_is_the_committed_report() -> None:
+    """README.md's Feynman table holds reports/paper/feynman/results.json's numbers, as
+    :func:`feynman_readme_table` renders them (regenerate the table with it after a new run)."""
+    expected = feynman_readme_table(json.loads((ROOT / "reports/paper/feynman/results.json").read_text()))
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert expected[0] in lines, "README.md has no Feynman table; paste feynman_readme_table(results)"
+    start = lines.index(expected[0])
+    assert lines[start : start + len(expected)] == expected, "README.md's Feynman table differs from results.json"
