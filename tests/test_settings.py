@@ -14,7 +14,7 @@ import pytest
 from kanformer.bench.settings import BenchSettings
 from kanformer.cli import build_parser, main
 from kanformer.compare.config import Experiment
-from kanformer.paper.config import FitConfig, PDEConfig, SpecialConfig, ToyFunction
+from kanformer.paper.config import ContinualConfig, FeynmanConfig, FitConfig, PDEConfig, SpecialConfig, ToyFunction
 from kanformer.plugin.config import KANFFNConfig
 from kanformer.settings import SettingsError, from_settings, parse_key_values
 from kanformer.tabular.config import TabularConfig
@@ -30,6 +30,8 @@ CONFIGS = [
     ToyFunction,
     SpecialConfig,
     PDEConfig,
+    FeynmanConfig,
+    ContinualConfig,
 ]
 TOY = {"function": "x*y", "widths": [2, 1], "grids": [3, 5]}
 

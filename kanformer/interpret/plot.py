@@ -164,6 +164,38 @@ def _spread(n: int) -> np.ndarray:
     return (np.arange(n) + 0.5) / n
 
 
+@dataclass
+class LayerDrawing:
+    """One layer of a network diagram (:func:`network_figure`): the edges drawn and their curves.
+
+    Attributes:
+        in_features, out_features: nodes below and above the layer.
+        edges: (o, i) pairs drawn, in drawing order (left to right).
+        alphas: per edge, the opacity of its line and panel (see :func:`importance_alphas`).
+        xs, ys: (E, P) the curve phi_oi drawn in each edge's panel.
+        labels: per edge, a short text over its panel (e.g. the symbolic function it was fitted to).
+        note: appended to the layer's side label ("layer 0" + note).
+    """
+
+    in_features: int
+    out_features: int
+    edges: list[tuple[int, int]]
+    alphas: Sequence[float]
+    xs: np.ndarray
+    ys: np.ndarray
+    labels: Sequence[str] | None = None
+    note: str = ""
+
+
+def importance_alphas(scale: Tensor) -> Tensor:
+    """Opacities of edges from their importances (any shape): normalised by the largest, so the most
+    important edge is opaque and an edge of zero importance is drawn at :data:`MIN_ALPHA`."""
+    scale = scale.float()
+    peak = float(scale.max()) if scale.numel() else 0.0
+    rel = scale / peak if peak > 0 else torch.zeros_like(scale)
+    return MIN_ALPHA + (1 - MIN_ALPHA) * rel.clamp(0, 1)
+
+
 @torch.no_grad()
 def kan_figure(
     kan: KAN,
@@ -183,21 +215,43 @@ def kan_figure(
     var_names = _names(var_names, widths[0], "x", "var_names")
     out_names = _names(out_names, widths[-1], "y", "out_names")
 
-    layers = []  # per layer: edges drawn (sorted by input, then output), alphas (O, I), curves
+    layers = []
     for layer, h in zip(kan.layers, kan.layer_inputs(x), strict=True):
         h = h.reshape(-1, layer.in_features)
-        scale = layer.edge_scale(h).float()
-        peak = float(scale.max())
+        scale = layer.edge_scale(h)
         # Normalised per layer: a layer's importances are comparable among themselves, not across layers.
-        rel = scale / peak if peak > 0 else torch.zeros_like(scale)
-        alpha = MIN_ALPHA + (1 - MIN_ALPHA) * rel.clamp(0, 1)
+        alpha = importance_alphas(scale).cpu()
         edges = sorted(top_edges(scale, cap), key=lambda e: (e[1], e[0]))
         lo, hi = _ranges(h)
         xs, ys = edge_curves(layer, lo, hi, edges)
-        layers.append((edges, alpha.cpu(), xs, ys))
+        n_edges = layer.in_features * layer.out_features
+        note = f": top {len(edges)} of {n_edges}" if len(edges) < n_edges else ""
+        if layer.sharing == "group":
+            note += f"\ngroup sharing ({layer.groups} groups)"
+        alphas = [float(alpha[o, i]) for o, i in edges]
+        layers.append(LayerDrawing(layer.in_features, layer.out_features, edges, alphas, xs, ys, note=note))
+    title = (
+        f"KAN {widths}: edge functions phi_oi over each layer's inputs (N={x.shape[0]}); "
+        "opacity = importance / layer max"
+    )
+    return network_figure(list(widths), layers, var_names, out_names, title)
 
-    n_layers = len(kan.layers)
-    band = max([len(e) for e, *_ in layers] + [math.ceil(w / 2) for w in widths])
+
+def network_figure(
+    widths: Sequence[int],
+    layers: Sequence[LayerDrawing],
+    var_names: Sequence[str],
+    out_names: Sequence[str],
+    title: str,
+) -> Figure:
+    """Draw a KAN-shaped network: a row of nodes per layer (inputs at the bottom), and between two rows
+    one small panel per drawn edge with its curve, line and panel as opaque as ``alphas`` say.
+
+    Edge lines carry the gid ``edge:<layer>:<o>:<i>`` and curves ``phi:<layer>:<o>:<i>``
+    (:func:`edge_alphas` reads them back). ``widths[l]`` nodes per row; ``layers[l]`` joins rows l, l + 1.
+    """
+    n_layers = len(layers)
+    band = max([len(d.edges) for d in layers] + [math.ceil(w / 2) for w in widths])
     width_in = min(_MAX_WIDTH_IN, max(4.5, 0.62 * band + 1.2))
     height_in = _ROW_IN * n_layers + 1.1
     fig = _new_figure(width_in, height_in)
@@ -210,13 +264,13 @@ def kan_figure(
     axes_w_in = width_in * (1 - left - right)
     unit_h_in = height_in * (1 - bottom - top_margin) / (n_layers + 0.24)
 
-    for l_idx, (layer, (edges, alpha, xs, ys)) in enumerate(zip(kan.layers, layers, strict=True)):
-        x_in, x_out = _spread(layer.in_features), _spread(layer.out_features)
-        inset_w = min(0.86 / len(edges), _INSET_MAX_IN / axes_w_in)
+    for l_idx, d in enumerate(layers):
+        x_in, x_out = _spread(d.in_features), _spread(d.out_features)
+        inset_w = min(0.86 / max(len(d.edges), 1), _INSET_MAX_IN / axes_w_in)
         inset_h = min(_INSET_HEIGHT, _INSET_MAX_IN / unit_h_in)
         y_mid = l_idx + 0.5
-        for j, ((o, i), cx) in enumerate(zip(edges, _spread(len(edges)), strict=True)):
-            a = float(alpha[o, i])
+        for j, ((o, i), cx) in enumerate(zip(d.edges, _spread(len(d.edges)), strict=True)):
+            a = float(d.alphas[j])
             y0, y1 = y_mid - inset_h / 2, y_mid + inset_h / 2
             # One line per edge: input node -> bottom of its panel, top of its panel -> output node.
             ax.plot(
@@ -229,13 +283,10 @@ def kan_figure(
                 zorder=1,
             )
             inset = ax.inset_axes((cx - inset_w / 2, y0, inset_w, inset_h), transform=ax.transData)
-            _edge_inset(inset, xs[j], ys[j], a, gid=f"phi:{l_idx}:{o}:{i}")
-        label = f"layer {l_idx}"
-        n_edges = layer.in_features * layer.out_features
-        if len(edges) < n_edges:
-            label += f": top {len(edges)} of {n_edges}"
-        if layer.sharing == "group":
-            label += f"\ngroup sharing ({layer.groups} groups)"
+            _edge_inset(inset, d.xs[j], d.ys[j], a, gid=f"phi:{l_idx}:{o}:{i}")
+            if d.labels is not None:
+                inset.set_title(d.labels[j], fontsize=6, pad=1.5, alpha=max(a, 0.5))
+        label = f"layer {l_idx}{d.note}"
         ax.text(-0.01, y_mid, label, rotation=90, ha="right", va="center", fontsize=7, color="0.3", clip_on=False)
 
     for level, names in ((0, var_names), (n_layers, out_names)):
@@ -246,11 +297,7 @@ def kan_figure(
             ax.text(px, level + dy, name, ha="center", va=va, fontsize=size)
     for level, w in enumerate(widths):
         ax.scatter(_spread(w), np.full(w, level), s=max(6, min(36, 400 / w)), color="black", zorder=3)
-    fig.suptitle(
-        f"KAN {widths}: edge functions phi_oi over each layer's inputs (N={x.shape[0]}); "
-        "opacity = importance / layer max",
-        fontsize=8.5,
-    )
+    fig.suptitle(title, fontsize=8.5)
     return fig
 
 

@@ -116,6 +116,7 @@ def discover(
     variables: Sequence[str] | None = None,
     digits: int = 4,
     log: Callable[[str], None] | None = None,
+    on_pruned: Callable[[SymbolicKAN], None] | None = None,
 ) -> Discovery:
     """Sparse-train a (wide) KAN on x (N, d), y (N, 1), prune it, retrain with grid extension,
     name its edges layer by layer and return the formula (see the module's docstring).
@@ -129,6 +130,8 @@ def discover(
         complexity_weight: cost of a unit of complexity in nines of R^2 when fits are ranked. 1.2
             is pykan's ``weight_simple=0.8`` (0.8 per unit against 0.2 * log2(1 - R^2)): a wide KAN's
             splines are rarely exactly linear, and x*y needs its linear edges named "x", not sqrt.
+        on_pruned: ``on_pruned(model)`` sees the pruned network after its retraining, before any
+            edge is named: the spline model's own accuracy (say on test data) is measured there.
     """
     say = log or (lambda _: None)
     sparsity = SparseObjective() if sparsity is None else sparsity
@@ -161,6 +164,8 @@ def discover(
         train_lbfgs(model, x, y, steps)
     pruned_rmse = rmse(model, x, y)
     say(f"retrained the pruned network on grids {list(grids)}: train RMSE {pruned_rmse:.3e}")
+    if on_pruned is not None:
+        on_pruned(model)
     reports: list[EdgeReport] = []
     for layer in range(len(model.widths) - 1):
         reports += auto_symbolic(model, x, r2_threshold, complexity_weight=complexity_weight, layers=[layer])
@@ -183,17 +188,20 @@ def equivalent(expr: sympy.Expr, truth: sympy.Expr | str, tolerance: float = 1e-
 _INDEXED = re.compile(r"^x([1-9][0-9]*)$")
 
 
-def parse_function(text: str) -> tuple[sympy.Expr, tuple[str, ...]]:
+def parse_function(text: str, variables: Sequence[str] | None = None) -> tuple[sympy.Expr, tuple[str, ...]]:
     """A function of x, y, z or x1..xn from text (sympy syntax; ``^`` is a power, pi and e are the
     constants): (expression, its variables in order).
 
     Variables: x, y, z (those up to the last one used: "y" alone is a function of x and y),
-    or x1..xn (up to the largest index used). One-line ValueError for text sympy cannot parse
-    or other names.
+    or x1..xn (up to the largest index used); or, when ``variables`` names them (e.g. the
+    Feynman equations' ("theta", "sigma")), exactly those, in that order. One-line ValueError
+    for text sympy cannot parse or other names.
     """
     from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 
-    names = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
+    names: dict[str, object] = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
+    if variables is not None:
+        names.update({v: sympy.Symbol(v) for v in variables})  # names sympy knows (beta, gamma) stay symbols
     try:
         expr = parse_expr(text, local_dict=names, transformations=(*standard_transformations, convert_xor))
     except Exception as err:  # noqa: BLE001 - sympy raises SyntaxError, TokenError, TypeError, ...
@@ -202,6 +210,11 @@ def parse_function(text: str) -> tuple[sympy.Expr, tuple[str, ...]]:
     if not isinstance(expr, sympy.Expr):
         raise ValueError(f"--function {text!r} is not an expression of x, y, z or x1..xn")
     used = sorted(str(s) for s in expr.free_symbols)
+    if variables is not None:
+        unknown = sorted(set(used) - set(variables))
+        if unknown:
+            raise ValueError(f"function {text!r} uses {unknown}: its variables are {list(variables)}")
+        return expr, tuple(variables)
     if not used:
         raise ValueError(f"--function {text!r} has no variable: use x, y, z or x1..xn")
     xyz = ("x", "y", "z")
@@ -226,16 +239,32 @@ class Dataset:
     variables: tuple[str, ...]
 
 
-def function_data(text: str, n_train: int = 1000, n_test: int = 1000, seed: int = 0) -> Dataset:
-    """Uniform samples on [-1, 1]^d of a function given as text (:func:`parse_function`)."""
-    expr, variables = parse_function(text)
+def function_data(
+    text: str,
+    n_train: int = 1000,
+    n_test: int = 1000,
+    seed: int = 0,
+    *,
+    variables: Sequence[str] | None = None,
+    ranges: Sequence[tuple[float, float]] | None = None,
+) -> Dataset:
+    """Uniform samples of a function given as text (:func:`parse_function`, ``variables`` as there):
+    input k uniform on ``ranges[k]`` = (low, high), default [-1, 1] for every input.
+    x: (n, d) float64, train and test drawn one after the other from one seeded generator."""
+    expr, variables = parse_function(text, variables)
+    d = len(variables)
+    bounds = torch.tensor([(-1.0, 1.0)] * d if ranges is None else [tuple(map(float, r)) for r in ranges])
+    if bounds.shape != (d, 2) or not bool((bounds[:, 1] > bounds[:, 0]).all()):
+        raise ValueError(f"ranges={ranges!r} is invalid: need one (low, high) with low < high per variable {variables}")
+    low, span = bounds[:, 0].double(), (bounds[:, 1] - bounds[:, 0]).double()
     fn = sympy.lambdify([sympy.Symbol(v) for v in variables], expr, modules="numpy")
     gen = torch.Generator().manual_seed(seed)
-    xs = [torch.rand(n, len(variables), generator=gen, dtype=torch.float64) * 2 - 1 for n in (n_train, n_test)]
+    xs = [low + span * torch.rand(n, d, generator=gen, dtype=torch.float64) for n in (n_train, n_test)]
     with np.errstate(all="ignore"):
         ys = [np.broadcast_to(np.asarray(fn(*x.numpy().T), dtype=np.float64), (x.shape[0],)) for x in xs]
     if not all(np.isfinite(y).all() for y in ys):
-        raise ValueError(f"--function {text!r} is not finite everywhere on [-1, 1]^{len(variables)}")
+        domain = f"[-1, 1]^{d}" if ranges is None else " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in bounds.tolist())
+        raise ValueError(f"--function {text!r} is not finite everywhere on {domain}")
     return Dataset(xs[0], torch.tensor(ys[0]).unsqueeze(1), xs[1], torch.tensor(ys[1]).unsqueeze(1), variables)
 
 

@@ -1,4 +1,4 @@
-"""``kanformer paper fit|special|pde|continual [CONFIG]``: the KAN paper's experiments.
+"""``kanformer paper fit|special|pde|feynman|continual [CONFIG]``: the KAN paper's experiments.
 
     from kanformer.paper.commands import register
     register(subparsers)  # adds `paper` with its `fit` and `special` subcommands
@@ -85,6 +85,20 @@ def paper_pde(config: str, output_dir: str | None = None, command: str | None = 
     return _finish(results, output_dir, command or f"kanformer paper pde {shlex.quote(config)}")
 
 
+def paper_feynman(
+    config: str, output_dir: str | None = None, command: str | None = None, log: Log = _print
+) -> list[Path]:
+    """Run the Feynman-equations config (prune a wide KAN to a formula per equation) and write its report."""
+    from .config import load_feynman_config
+
+    cfg = load_feynman_config(config)  # torch-free: an unknown equation id fails before torch loads
+    _output_dir(output_dir, cfg.name)
+    from .feynman import run_feynman
+
+    results = run_feynman(cfg, log)
+    return _finish(results, output_dir, command or f"kanformer paper feynman {shlex.quote(config)}")
+
+
 def paper_continual(
     config: str, output_dir: str | None = None, command: str | None = None, log: Log = _print
 ) -> list[Path]:
@@ -121,8 +135,8 @@ def _runner(run: Callable[..., list[Path]], default: str) -> Callable[[argparse.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``paper fit``, ``special``, ``pde`` and ``continual`` to a parser's subcommands (CONFIG defaults to
-    configs/paper/<experiment's config>.yaml)."""
+    """Add ``paper fit``, ``special``, ``pde``, ``feynman`` and ``continual`` to a parser's subcommands (CONFIG
+    defaults to configs/paper/<experiment's config>.yaml)."""
     paper = sub.add_parser(
         "paper",
         help="the KAN paper's experiments: scaling laws of function fitting, special functions",
@@ -148,6 +162,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             paper_pde,
             "2-D Poisson equation, physics-informed: L2 and H1 errors vs parameters of KANs and MLPs",
             "configs/paper/pde.yaml",
+        ),
+        (
+            "feynman",
+            paper_feynman,
+            "Feynman equations (Table 2): prune a wide KAN to a graph and formula per equation, vs a matched MLP",
+            "configs/paper/feynman.yaml",
         ),
         (
             "continual",

@@ -305,6 +305,88 @@ class ContinualConfig:
         validate(self, "paper continual")
 
 
+def _feynman_ids() -> list[str]:
+    from .feynman_equations import equation_ids  # plain data, no torch
+
+    return equation_ids()
+
+
+@dataclass
+class FeynmanConfig:
+    """``kanformer paper feynman`` settings (configs/paper/feynman.yaml).
+
+    Per equation of the KAN paper's Table 2: sparse-train a wide KAN [inputs, *hidden, 1], prune it,
+    retrain it with grid extension, name its edges (auto-symbolic) and compare with an MLP of the
+    pruned KAN's parameter count trained with the same LBFGS budget.
+    """
+
+    name: str = setting("feynman", "the report folder, reports/paper/<name>/", check=NAME)
+    description: str = setting("", "one line for the report")
+    seed: int = setting(0, "seed of the data, the KAN's and the MLP's initialisations")
+    dtype: str = setting("float64", "precision of data, models and LBFGS", choices=DTYPE_NAMES)
+    threads: int = setting(1, "torch threads", check=at_least(1))
+    n_train: int = setting(1000, "training points per equation", check=at_least(8))
+    n_test: int = setting(1000, "test points per equation", check=at_least(8))
+    equations: list[str] = setting(
+        help="Feynman equation ids (kanformer.paper.feynman_equations.EQUATIONS)",
+        default_factory=lambda: ["I.12.11", "II.2.42"],
+        choices=_feynman_ids,
+    )
+    hidden: list[int] = setting(
+        help="hidden widths of the wide KAN that is pruned: widths [inputs, *hidden, 1]",
+        default_factory=lambda: [5],
+        check=_all_at_least(1, "need a non-empty list of widths >= 1"),
+    )
+    lamb: float = setting(
+        1e-3, "weight of pykan's sparsity regulariser (the paper uses 1e-2 or 1e-3)", check=at_least(0)
+    )
+    lamb_l1: float = setting(1.0, "regulariser: weight of the L1 of the edge scales", check=at_least(0))
+    lamb_entropy: float = setting(2.0, "regulariser: weight of their entropy", check=at_least(0))
+    warmup: int = setting(0, "LBFGS steps over which lamb grows from 0", check=at_least(0))
+    sparse_grid: int = setting(3, "grid of the sparse training (pykan's G = 3)", check=at_least(1))
+    sparse_steps: int = setting(20, "LBFGS steps (of up to 20 iterations) of sparse training", check=at_least(1))
+    grids: list[int] = setting(
+        help="grid extension of the pruned KAN's retraining", check=INCREASING, default_factory=lambda: [5, 10, 20]
+    )
+    steps: int = setting(10, "LBFGS steps per retraining grid, and after each layer is named", check=at_least(1))
+    r2_threshold: float = setting(0.99, "auto-symbolic locks an edge's fit with at least this R^2", check=between(0, 1))
+    polish_steps: int = setting(
+        50, "LBFGS steps (float64 tolerances) on a fully named formula's own parameters", check=at_least(0)
+    )
+    snap_tolerance: float = setting(
+        1e-2,
+        "sympy check: the formula's floats snap to simple numbers (p/q, p/q*pi, q <= 12) this close",
+        check=above(0),
+    )
+    exact_tolerance: float = setting(
+        1e-6, "numerical check: formula test RMSE at most this x std(y) counts as equal", check=above(0)
+    )
+    mlp_depth: int = setting(
+        3, "the MLP's Linear layers (its width matches the pruned KAN's parameters)", check=at_least(2)
+    )
+    mlp_activation: str = setting("silu", "the MLP's activation", choices=MLP_ACTIVATIONS)
+
+    def __post_init__(self) -> None:
+        validate(self, "paper feynman")
+
+    def cross_checks(self, invalid: frozenset[str] = frozenset()) -> list[str]:
+        out = []
+        if "equations" not in invalid and not self.equations:
+            out.append(f"equations must be a non-empty list of ids from {_feynman_ids()}")
+        if "sparse_grid" not in invalid and "grids" not in invalid and self.grids[0] <= self.sparse_grid:
+            out.append(problem(self, "grids", f"must start above sparse_grid={self.sparse_grid} (grid extension)"))
+        return out
+
+    @property
+    def mlp_steps(self) -> int:
+        """The MLP's LBFGS steps: the spline KAN's whole budget, sparse_steps + steps x the number of grids."""
+        return self.sparse_steps + self.steps * len(self.grids)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plain mapping its YAML file would hold, plus the derived MLP step count."""
+        return {**asdict(self), "mlp_steps": self.mlp_steps}
+
+
 def _parse(cls: type, settings: Mapping[str, Any], what: str, source: str) -> Any:
     try:
         return from_settings(cls, settings, what=what)
@@ -355,3 +437,13 @@ def load_continual_config(path: str) -> ContinualConfig:
 def config_dict(cfg: Any) -> dict[str, Any]:
     """A config dataclass as the plain mapping its YAML file would hold."""
     return asdict(cfg)
+
+
+def parse_feynman_config(settings: Mapping[str, Any], source: str = "config") -> FeynmanConfig:
+    """A :class:`FeynmanConfig` from a YAML mapping; every problem is listed in one ValueError line."""
+    return _parse(FeynmanConfig, settings, "paper feynman", source)
+
+
+def load_feynman_config(path: str) -> FeynmanConfig:
+    """Read and check a ``kanformer paper feynman`` YAML file (one-line ValueError on any problem)."""
+    return parse_feynman_config(read_yaml(path), f"paper feynman config {path!r}")
