@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from kanformer.train.config import FFN_PRESETS
+
 ROOT = Path(__file__).resolve().parent.parent / "configs"
 BATCH = 32
 # training-set sizes: 3 epochs of GLUE at batch 32, the usual BERT recipe
@@ -61,7 +63,7 @@ STUDY_VARIANTS = {
     # full width, function-preserving start, grids fitted to the hidden states
     "kan-warm": {"form": "kan", "init": "warm", "calibrate": "range"},
     # the MLP's parameter count, distilled from the pretrained MLP layer by layer (the fair KAN)
-    "kan-distill": {"form": "kan", "hidden": "match-params", "init": "distill"},
+    "kan-distill": dict(FFN_PRESETS["kan-distill"]),
     # the same width from scratch: what new FFNs alone learn in the fine-tuning budget
     "kan-match-params": {"form": "kan", "hidden": "match-params", "init": "scratch"},
     # KAT's recipe: group-rational units fitted to the activation on the pre-activations they see; the
