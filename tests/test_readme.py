@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 
+from kanformer.bench.fidelity import fidelity_table
 from kanformer.report import load_results
 from kanformer.report.readme import HEADER, main, readme_table
 
@@ -90,3 +92,15 @@ def test_readme_command_lines_parse() -> None:
         except SystemExit as err:
             pytest.fail(f"README.md: `kanformer {command}` does not parse (exit {err.code})")
         assert args.command == argv[0]
+
+
+def test_readme_quotes_the_committed_distillation_fidelity_table() -> None:
+    results = json.loads((ROOT / "reports" / "distill" / "fidelity.json").read_text())
+    expected = fidelity_table(results["rows"])
+    readme = (ROOT / "README.md").read_text().splitlines()
+    assert expected[0] in readme, "README.md lacks the table of reports/distill/fidelity.md"
+    start = readme.index(expected[0])
+    assert readme[start : start + len(expected)] == expected, (
+        "README.md's distillation table differs from reports/distill/fidelity.json; paste reports/distill/fidelity.md's"
+    )
+    assert "\n".join(expected) in (ROOT / "reports" / "distill" / "fidelity.md").read_text()

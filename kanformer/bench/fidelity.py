@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..plugin import KANFFNConfig, kanify
+from ..reporting.tables import table
 from .inspect import model_stats
 
 
@@ -90,4 +91,16 @@ def embedding_fidelity(
     }
 
 
-__all__ = ["embedding_fidelity", "mean_pooled", "text_batches"]
+def fidelity_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown table of :func:`embedding_fidelity` results, one row each (with a ``variant`` name);
+    scripts/distill_fidelity.py writes it and README.md quotes it (tests/test_readme.py checks)."""
+    return table(
+        ["start (every FFN at the MLP's parameter count)", "hidden", "FFN params", "held-out R² per layer",
+         "mean cos", "min cos", "kanify s"],
+        [[r["variant"], str(r["hidden"]), f"{r['ffn_params_ratio']:.3f}×",
+          " ".join(f"{v:.2f}" for v in r["distill_r2"]) if r["distill_r2"] else "-",
+          f"{r['cos_mean']:.4f}", f"{r['cos_min']:.4f}", f"{r['kanify_seconds']:.0f}"] for r in rows],
+    )  # fmt: skip
+
+
+__all__ = ["embedding_fidelity", "fidelity_table", "mean_pooled", "text_batches"]
