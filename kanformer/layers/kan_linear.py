@@ -81,7 +81,8 @@ class KANLinear(nn.Module):
             sharing="edge" on uniform knots: CUDA tensors, ``pip install kanformer[gpu]``) or
             "auto" (Triton on CUDA tensors where it is installed and supported, else torch).
             With "triton", knots made non-uniform by :meth:`update_grid` and float64 inputs run
-            the torch path after one warning.
+            the torch path after one warning. The Triton kernels are torch.library ops:
+            ``torch.compile(fullgraph=True)`` of a model holding such layers has no graph break.
         **basis_kwargs: extra options of the basis (rational: ``numerator_degree``,
             ``denominator_degree``, ``rational_init``).
 
@@ -270,7 +271,7 @@ class KANLinear(nn.Module):
         return False
 
     def _forward_triton(self, x: Tensor, dtype: torch.dtype) -> Tensor:
-        from .kernels.bspline_triton import ACT_CODES, TritonSplineLinear
+        from .kernels.bspline_triton import ACT_CODES, spline_linear
 
         knots = self.basis.knots.to(torch.float32)
         t0 = knots[:, 0].contiguous()
@@ -279,7 +280,7 @@ class KANLinear(nn.Module):
         wb = self.base_weight.to(dtype) if self.base_weight is not None else None
         bias = self.bias.to(dtype) if self.bias is not None else None
         act = ACT_CODES[self.base_activation_name]
-        return TritonSplineLinear.apply(x, t0, inv_h, wb, w, bias, self.basis.spline_order, act)
+        return spline_linear(x, t0, inv_h, wb, w, bias, self.basis.spline_order, act)
 
     def _forward2d(self, x: Tensor, dtype: torch.dtype) -> Tensor:
         if self._use_triton(x):
