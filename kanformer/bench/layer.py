@@ -83,10 +83,10 @@ def implementations(
     """The layers compared at width d, by display name."""
     kan = dict(grid_size=grid_size, spline_order=spline_order)
     impls: dict[str, nn.Module] = {
-        "kanformer KANLinear (eager)": KANLinear(d, d, **kan),
+        "kanformer KANLinear (eager)": KANLinear(d, d, fused=False, **kan),
     }
     if adapted:  # knots at a blend of uniform and the quantiles of the benchmark's N(0, 1) inputs
-        layer = KANLinear(d, d, **kan)
+        layer = KANLinear(d, d, fused=False, **kan)
         layer.update_grid(torch.randn(4096, d), grid_eps=0.2)
         impls[ADAPTED] = layer
     if fused:
@@ -110,6 +110,7 @@ class LayerResult:
     forward_backward_p95_ms: float
     saved_mib: float
     peak_mib: float | None
+    compile_s: float
     speedup_vs_baseline: float | None = None
     peak_ratio_vs_baseline: float | None = None
 
@@ -145,6 +146,7 @@ def _measure(module: nn.Module, x: Tensor, grad: Tensor, dtype: torch.dtype, war
         forward_backward_p95_ms=fb.p95_ms,
         saved_mib=saved_bytes(forward, exclude=[xi, *params, *module.buffers()]) / 2**20,
         peak_mib=None if peak is None else peak / 2**20,
+        compile_s=fb.compile_s,
     )
 
 
@@ -207,6 +209,7 @@ def results_table(results: list[LayerResult]) -> str:
         "fwd+bwd ms (p95)",
         "saved MiB",
         "peak MiB",
+        "compile s",
         "fwd+bwd speed-up vs efficient-kan",
         "peak vs efficient-kan",
     ]
@@ -219,6 +222,7 @@ def results_table(results: list[LayerResult]) -> str:
             f"{r.forward_backward_ms:.1f} ({r.forward_backward_p95_ms:.1f})",
             f"{r.saved_mib:.1f}",
             fmt(r.peak_mib, ".1f"),
+            f"{r.compile_s:.1f}",
             fmt(r.speedup_vs_baseline, ".2f", "x"),
             fmt(r.peak_ratio_vs_baseline, ".2f", "x"),
         ]
@@ -248,7 +252,9 @@ def write_layer_report(results: list[LayerResult], env: dict, command: str, out_
             "",
             "Forward is inference (no_grad); forward+backward is one training step (medians over repeats;"
             " p95 in brackets). Saved = bytes autograd keeps for backward; peak = peak live memory of one"
-            " training step above what was live before it (on CPU: resident-set peak).",
+            " training step above what was live before it (on CPU: resident-set peak). Compile = the first"
+            " forward+backward less the median: torch.compile's one-off cost in the fused row (paid once per"
+            " process: later shapes reuse the kernels), first-call overheads elsewhere.",
             "",
             results_table(results),
             "",

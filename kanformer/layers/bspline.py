@@ -26,7 +26,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .compiled import maybe_compiled
+from .compiled import compile_now, maybe_compiled
+
+# (-1)^j C(K + 1, j) and 1 / K! as plain numbers: torch.compile traces a table lookup, while a
+# call of math.comb inside the kernel breaks its graph (and then runs it eagerly, in pieces).
+_SIGNED_BINOMIAL = {k: [(-1) ** j * math.comb(k + 1, j) for j in range(k + 2)] for k in range(1, 6)}
+_INV_FACTORIAL = [1 / math.factorial(k) for k in range(6)]
 
 
 def _cardinal_(
@@ -51,15 +56,15 @@ def _cardinal_(
                 tmp.gt_(0)
             elif power > 1:
                 tmp.pow_(power)
-            coef = (-1) ** j * math.comb(order + 1, j)
+            coef = _SIGNED_BINOMIAL[order][j]
             if out is None:
                 out = tmp * coef
             else:
                 out.add_(tmp, alpha=coef)
         return out
 
-    val = series(order).div_(math.factorial(order)) if value else None
-    der = series(order - 1).mul_(sign).mul_(-1 / math.factorial(order - 1)) if derivative else None
+    val = series(order).mul_(_INV_FACTORIAL[order]) if value else None
+    der = series(order - 1).mul_(sign).mul_(-_INV_FACTORIAL[order - 1]) if derivative else None
     return val, der
 
 
@@ -143,8 +148,8 @@ def _general_(
     """Basis and/or its x-derivative on strictly increasing knots, (N, C) -> views (N, C, F); no autograd.
 
     Cox–de Boor on the whole table, laid out (N, n - 1, C) so that x and the per-degree tables
-    broadcast along a contiguous channel axis, and every pass is a fused op into one of three
-    buffers (as :func:`_cardinal_`: on CPU, allocations, comparisons and strided loops cost more
+    broadcast along a contiguous channel axis, and every pass writes one of three buffers in
+    place (as :func:`_cardinal_`: on CPU, allocations, comparisons and strided loops cost more
     than the arithmetic). It starts at degree 1, the hat functions max(0, min(w_m, 1 - w_{m+1})),
     which needs no comparison of x with the knots. Each degree keeps the buffers' full width: the
     entries past its last function (m > n - 2 - d) are finite and never reach a kept function.
@@ -158,17 +163,20 @@ def _general_(
     xb = torch.clamp(x, lo - width, hi + width).unsqueeze(1)  # (N, 1, C)
     b = x.new_empty(x.shape[0], p, c)
     w, u = torch.empty_like(b), torch.empty_like(b)
+    # Every write goes to a whole buffer (out=) or in place into a view: torch.compile (fused=True) traces
+    # both, but not out= into a view.
     tables = _level_tables(knots, order)
     r, s = tables[0]
-    torch.addcmul(s, xb, r, out=w)  # w_m = (x - t_m) / (t_{m+1} - t_m)
+    torch.addcmul(s, xb, r, out=b)  # w_m = (x - t_m) / (t_{m+1} - t_m)
     torch.addcmul(1 - s, xb, -r, out=u)  # 1 - w_m
-    torch.minimum(w[:, :-1], u[:, 1:], out=b[:, :-1]).clamp_min_(0)  # degree 1
-    b[:, -1] = 0
+    b[:, :-1].clamp_max_(u[:, 1:])  # degree 1: max(0, min(w_m, 1 - w_{m+1}))
+    b.clamp_min_(0)[:, -1] = 0
     prev = b
-    for r, s in tables[1:]:  # three fused passes per degree; the last column stays unused
+    for r, s in tables[1:]:  # the last column stays unused
         torch.addcmul(s, xb, r, out=w)  # w_m = (x - t_m) / (t_{m+d} - t_m)
-        torch.addcmul(b, w, b, value=-1, out=u)  # u_m = (1 - w_m) b_m
-        torch.addcmul(u[:, 1:], w[:, :-1], b[:, :-1], out=w[:, :-1])  # b'_m = w_m b_m + u_{m+1}
+        w.mul_(b)  # v_m = w_m b_m
+        torch.sub(b, w, out=u)  # u_m = (1 - w_m) b_m
+        w[:, :-1].add_(u[:, 1:])  # b'_m = v_m + u_{m+1}
         prev, b, w = b, w, b  # prev: the degree before
     val = b[:, :nf].transpose(1, 2) if value else None
     der = None
@@ -178,7 +186,9 @@ def _general_(
             prev = w
             prev.copy_(step[:, :-1] - step[:, 1:])
         q = prev.mul_(tables[-1][0] * order)
-        der = torch.sub(q[:, :nf], q[:, 1 : nf + 1], out=u[:, :nf]).transpose(1, 2)
+        der = u[:, :nf]
+        der.copy_(q[:, :nf]).sub_(q[:, 1 : nf + 1])
+        der = der.transpose(1, 2)
     return val, der
 
 
@@ -266,7 +276,7 @@ def _kernels(fused: bool) -> tuple[Callable, Callable]:
     """
     return (
         maybe_compiled(_features, fused, "B-spline"),
-        maybe_compiled(_features_and_input_grad, fused, "B-spline"),
+        maybe_compiled(_features_and_input_grad, fused, "B-spline", token_args=(0, 4)),
     )
 
 
@@ -278,10 +288,12 @@ class SplineLinear(torch.autograd.Function):
     dtype sets the matmul precision (bf16/fp16 under autocast).
 
     Shapes: x (N, C), weight (O, C * F), knots (C, n) -> (N, O), F = n - K - 1.
+    ``fused``: True, False or "auto" (:func:`kanformer.layers.compiled.compile_now`).
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, knots: Tensor, order: int, uniform: bool, fused: bool) -> Tensor:
+    def forward(ctx, x: Tensor, weight: Tensor, knots: Tensor, order: int, uniform: bool, fused: bool | str) -> Tensor:
+        fused = compile_now(fused, x.numel() * weight.shape[1] // max(x.shape[1], 1))  # backward does the same
         features, _ = _kernels(fused)
         ctx.save_for_backward(x, weight, knots)
         ctx.config = (order, uniform, fused)

@@ -50,3 +50,20 @@ def test_peak_bytes_sees_a_large_allocation() -> None:
 def test_adapted_row_runs_on_non_uniform_knots() -> None:
     layer = implementations(8, 5, 3, fused=False, adapted=True)[ADAPTED]
     assert not layer.basis.uniform
+
+
+def test_time_fn_keeps_the_first_call_apart() -> None:
+    """compile_s is the one-off cost of the first call (a compilation), not part of the median."""
+    import time
+
+    from kanformer.bench.measure import time_fn
+
+    calls = []
+
+    def step() -> None:
+        time.sleep(0.3 if not calls else 0.001)
+        calls.append(1)
+
+    t = time_fn(step, torch.device("cpu"), warmup=2, repeats=3)
+    assert len(calls) == 5  # the first call is one of the warm-ups
+    assert t.median_ms < 50 and 0.25 < t.compile_s < 1.0

@@ -15,7 +15,7 @@ class BSplineBasis(Basis):
     """B-splines on an extended knot vector per row (``knots``: (rows, G + 2K + 1)).
 
     Uniform knots use the closed-form cardinal kernel; knots moved by a data-driven grid
-    update use Cox–de Boor on the dense table. ``fused`` compiles the elementwise kernels
+    update use Cox–de Boor on the dense table. ``fused`` (True, False, "auto") compiles the kernels
     with torch.compile (one-off cost of seconds, then close to matmul-bound speed).
     """
 
@@ -29,7 +29,7 @@ class BSplineBasis(Basis):
         grid_size: int,
         spline_order: int,
         grid_range: tuple[float, float],
-        fused: bool = False,
+        fused: bool | str = False,
     ) -> None:
         super().__init__(channels, rows)
         self.spline_order, self.fused = spline_order, fused
