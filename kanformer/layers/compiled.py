@@ -42,7 +42,7 @@ def _with_fallback(fn: Callable, what: str, token_args: tuple[int, ...]) -> Call
     # fullgraph: a graph break would leave the kernel eager in pieces, slower than plain eager; it raises
     # here instead and ends in the fallback's warning.
     compiled = torch.compile(fn, dynamic=False, fullgraph=True)
-    state = {"ok": True}
+    state = {"ok": True, "full": False}
 
     def call(*args: object) -> object:
         if state["ok"]:
@@ -50,8 +50,19 @@ def _with_fallback(fn: Callable, what: str, token_args: tuple[int, ...]) -> Call
                 for i in token_args:
                     torch._dynamo.maybe_mark_dynamic(args[i], 0)
                 return compiled(*args)
-            except Exception as err:  # no C++ compiler / Triton: keep working, eagerly
-                state["ok"] = False
+            except Exception as err:
+                if type(err).__name__ == "FailOnRecompileLimitHit":
+                    # More layer widths than dynamo keeps kernels for (its recompile_limit): the widths
+                    # compiled so far stay compiled, the others run eager.
+                    if not state["full"]:
+                        state["full"] = True
+                        warnings.warn(
+                            f"fused {what} kernels: more layer widths than torch._dynamo.config.recompile_limit "
+                            f"({torch._dynamo.config.recompile_limit}); the further ones run eager",
+                            stacklevel=2,
+                        )
+                    return fn(*args)
+                state["ok"] = False  # no C++ compiler / Triton, a graph break: keep working, eagerly
                 warnings.warn(
                     f"fused {what} kernels are unavailable ({type(err).__name__}: {err}); running eager", stacklevel=2
                 )

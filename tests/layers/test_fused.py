@@ -78,3 +78,23 @@ def test_fused_values() -> None:
     for bad in ("yes", 1, None):
         with pytest.raises(ValueError, match="fused"):
             KANLinear(4, 4, fused=bad)
+
+
+@pytest.mark.compile
+def test_widths_past_the_recompile_limit_run_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each layer width compiles its own kernel; past dynamo's recompile limit the further widths run eager
+    (one warning) while the compiled ones stay compiled, and every width still computes the right values."""
+    monkeypatch.setattr(compiled, "_CACHE", {})
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    torch._dynamo.reset()
+    first, second = KANLinear(10, 4, fused=True), KANLinear(11, 4, fused=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for layer in (first, second, first):
+            x = torch.randn(32, layer.in_features) * 1.5
+            eager = KANLinear(layer.in_features, 4)
+            eager.load_state_dict(layer.state_dict())
+            torch.testing.assert_close(layer(x), eager(x), atol=1e-5, rtol=1e-5)
+    messages = [str(w.message) for w in caught if "fused" in str(w.message)]
+    assert len(messages) == 1 and "recompile_limit" in messages[0], messages
+    torch._dynamo.reset()
