@@ -2,7 +2,9 @@
 
 Compared at each shape (tokens, d):
   * kanformer ``KANLinear`` d -> d, B-spline, eager and with fused (compiled) kernels, and
-    with the Triton kernels (``kernel="triton"``) on CUDA when triton is installed;
+    with the Triton kernels (``kernel="triton"``) on CUDA when triton is installed; with
+    ``adapted``, also eager after ``update_grid(grid_eps=0.2)`` on standard-normal samples
+    (non-uniform knots: the Cox–de Boor path);
   * the efficient-kan formulation d -> d: Cox–de Boor basis on a (tokens, d, G + K)
     tensor, then one dense matmul (written below as the baseline; same maths and
     parameters as efficient-kan's KANLinear, incl. its per-edge spline scaler);
@@ -72,16 +74,21 @@ BASELINE = "efficient-kan formulation"
 
 
 TRITON = "kanformer KANLinear (triton)"
+ADAPTED = "kanformer KANLinear (eager, adapted grid)"
 
 
 def implementations(
-    d: int, grid_size: int, spline_order: int, fused: bool, triton: bool = False
+    d: int, grid_size: int, spline_order: int, fused: bool, triton: bool = False, adapted: bool = False
 ) -> dict[str, nn.Module]:
     """The layers compared at width d, by display name."""
     kan = dict(grid_size=grid_size, spline_order=spline_order)
     impls: dict[str, nn.Module] = {
-        "kanformer KANLinear (eager)": KANLinear(d, d, **kan),
+        "kanformer KANLinear (eager)": KANLinear(d, d, fused=False, **kan),
     }
+    if adapted:  # knots at a blend of uniform and the quantiles of the benchmark's N(0, 1) inputs
+        layer = KANLinear(d, d, fused=False, **kan)
+        layer.update_grid(torch.randn(4096, d), grid_eps=0.2)
+        impls[ADAPTED] = layer
     if fused:
         impls["kanformer KANLinear (fused)"] = KANLinear(d, d, fused=True, **kan)
     if triton:
@@ -103,6 +110,7 @@ class LayerResult:
     forward_backward_p95_ms: float
     saved_mib: float
     peak_mib: float | None
+    compile_s: float
     speedup_vs_baseline: float | None = None
     peak_ratio_vs_baseline: float | None = None
 
@@ -138,6 +146,7 @@ def _measure(module: nn.Module, x: Tensor, grad: Tensor, dtype: torch.dtype, war
         forward_backward_p95_ms=fb.p95_ms,
         saved_mib=saved_bytes(forward, exclude=[xi, *params, *module.buffers()]) / 2**20,
         peak_mib=None if peak is None else peak / 2**20,
+        compile_s=fb.compile_s,
     )
 
 
@@ -150,6 +159,7 @@ def bench_layer(
     dtype: torch.dtype = torch.float32,
     fused: bool = True,
     triton: bool | None = None,
+    adapted: bool = False,
     warmup: int = 3,
     repeats: int = 10,
     seed: int = 0,
@@ -158,6 +168,7 @@ def bench_layer(
 
     ``dtype`` other than fp32 runs under autocast (bf16/fp16) with fp32 parameters.
     ``triton``: also measure ``kernel="triton"``; None = on CUDA when triton is installed.
+    ``adapted``: also measure the eager layer on non-uniform knots (after ``update_grid``).
     """
     from ..layers.kernels import check_triton, triton_available
 
@@ -171,7 +182,7 @@ def bench_layer(
         torch.manual_seed(seed)
         x = torch.randn(tokens, d, device=dev)
         grad = torch.randn(tokens, d, device=dev)
-        for name, module in implementations(d, grid_size, spline_order, fused, triton).items():
+        for name, module in implementations(d, grid_size, spline_order, fused, triton, adapted).items():
             result = _measure(module.to(dev), x, grad, dtype, warmup, repeats)
             results.append(LayerResult(tokens=tokens, d=d, implementation=name, **result))
         base = next(r for r in results if r.tokens == tokens and r.d == d and r.implementation == BASELINE)
@@ -198,6 +209,7 @@ def results_table(results: list[LayerResult]) -> str:
         "fwd+bwd ms (p95)",
         "saved MiB",
         "peak MiB",
+        "compile s",
         "fwd+bwd speed-up vs efficient-kan",
         "peak vs efficient-kan",
     ]
@@ -210,6 +222,7 @@ def results_table(results: list[LayerResult]) -> str:
             f"{r.forward_backward_ms:.1f} ({r.forward_backward_p95_ms:.1f})",
             f"{r.saved_mib:.1f}",
             fmt(r.peak_mib, ".1f"),
+            f"{r.compile_s:.1f}",
             fmt(r.speedup_vs_baseline, ".2f", "x"),
             fmt(r.peak_ratio_vs_baseline, ".2f", "x"),
         ]
@@ -239,7 +252,9 @@ def write_layer_report(results: list[LayerResult], env: dict, command: str, out_
             "",
             "Forward is inference (no_grad); forward+backward is one training step (medians over repeats;"
             " p95 in brackets). Saved = bytes autograd keeps for backward; peak = peak live memory of one"
-            " training step above what was live before it (on CPU: resident-set peak).",
+            " training step above what was live before it (on CPU: resident-set peak). Compile = the first"
+            " forward+backward less the median: torch.compile's one-off cost in the fused row (paid once per"
+            " process: later shapes reuse the kernels), first-call overheads elsewhere.",
             "",
             results_table(results),
             "",

@@ -24,12 +24,19 @@ import torch
 
 @dataclass
 class Timing:
-    """Milliseconds per call: median, 5th and 95th percentiles over ``repeats``."""
+    """Milliseconds per call: median, 5th and 95th percentiles over ``repeats``, and the very first call."""
 
     median_ms: float
     p05_ms: float
     p95_ms: float
     repeats: int
+    first_ms: float
+
+    @property
+    def compile_s(self) -> float:
+        """One-off cost in seconds, the first call less a steady one: torch.compile's compilation where
+        a kernel is compiled on first use (fused=True), otherwise only first-call overheads."""
+        return max(self.first_ms - self.median_ms, 0.0) / 1e3
 
 
 def synchronize(device: torch.device) -> None:
@@ -38,8 +45,13 @@ def synchronize(device: torch.device) -> None:
 
 
 def time_fn(fn: Callable[[], object], device: torch.device, warmup: int = 3, repeats: int = 10) -> Timing:
-    """Time ``fn`` (a closure doing the whole measured step)."""
-    for _ in range(warmup):
+    """Time ``fn`` (a closure doing the whole measured step); the first call (warm-up or not) is kept apart."""
+    synchronize(device)
+    t0 = time.perf_counter()
+    fn()
+    synchronize(device)
+    first_ms = (time.perf_counter() - t0) * 1e3
+    for _ in range(warmup - 1):
         fn()
     synchronize(device)
     samples = []
@@ -57,7 +69,7 @@ def time_fn(fn: Callable[[], object], device: torch.device, warmup: int = 3, rep
             samples.append((time.perf_counter() - t0) * 1e3)
     samples.sort()
     q = statistics.quantiles(samples, n=20, method="inclusive") if len(samples) > 1 else samples * 19
-    return Timing(statistics.median(samples), q[0], q[-1], repeats)
+    return Timing(statistics.median(samples), q[0], q[-1], repeats, first_ms)
 
 
 def saved_bytes(fn: Callable[[], torch.Tensor], exclude: Iterable[torch.Tensor] = ()) -> int:

@@ -125,9 +125,11 @@ def bench_model(model: PreTrainedModel, settings: BenchSettings | None = None) -
         "batch_size", "seq_len", "input_shape", "device", "dtype", "warmup", "repeats"}:
         counts as ``kanformer inspect`` reports them; FLOPs of one sample's forward
         ("flops_per_token" None for vision, "unit" "token" or "image");
-        "train" {"step_ms", "step_ms_p05", "step_ms_p95", "samples_per_s", "tokens_per_s"}
-        and "inference" {"latency_ms_p50", "latency_ms_p95", "samples_per_s", "tokens_per_s"}
-        (None when not measured; "tokens_per_s" None for vision); peak memories in MiB
+        "train" {"step_ms", "step_ms_p05", "step_ms_p95", "compile_s", "samples_per_s", "tokens_per_s"}
+        and "inference" {"latency_ms_p50", "latency_ms_p95", "compile_s", "samples_per_s", "tokens_per_s"}
+        (None when not measured; "tokens_per_s" None for vision; "compile_s" the first call less the
+        median: torch.compile's one-off cost for fused kernels, first-call overheads otherwise,
+        :attr:`kanformer.bench.measure.Timing.compile_s`); peak memories in MiB
         above what was live before one training step / one inference forward (None where
         not measurable); "seq_len" None for vision.
 
@@ -187,6 +189,7 @@ def bench_model(model: PreTrainedModel, settings: BenchSettings | None = None) -
             result["inference"] = {
                 "latency_ms_p50": t.median_ms,
                 "latency_ms_p95": t.p95_ms,
+                "compile_s": t.compile_s,
                 "samples_per_s": batch / t.median_ms * 1e3,
                 "tokens_per_s": None if tokens is None else tokens / t.median_ms * 1e3,
             }
@@ -216,6 +219,7 @@ def bench_model(model: PreTrainedModel, settings: BenchSettings | None = None) -
                 "step_ms": t.median_ms,
                 "step_ms_p05": t.p05_ms,
                 "step_ms_p95": t.p95_ms,
+                "compile_s": t.compile_s,
                 "samples_per_s": batch / t.median_ms * 1e3,
                 "tokens_per_s": None if tokens is None else tokens / t.median_ms * 1e3,
             }
@@ -329,13 +333,19 @@ def _with_ratio(text: str, ratio: float | None) -> str:
     return text if ratio is None or text == "-" else f"{text} ({_x(ratio)})"
 
 
+def _compile_s(result: Mapping[str, Any]) -> float | None:
+    parts = [result[k].get("compile_s") for k in ("train", "inference") if result.get(k)]
+    parts = [p for p in parts if p is not None]
+    return sum(parts) if parts else None
+
+
 def render_bench(results: list[dict[str, Any]], markdown: bool = False) -> str:
     """The results of :func:`bench_variants` (or :func:`bench_model` dicts) as a plain-text or markdown table.
 
     One row per variant: parameters, FFN parameters, FLOPs per sample, training
     samples/s (and the ratio to the original), tokens/s, inference samples/s (ratio),
-    p50/p95 latency and training peak memory; then a line with the batch shape,
-    device, dtype and repeats.
+    p50/p95 latency, training peak memory and the one-off first-call cost (compilation
+    of fused kernels); then a line with the batch shape, device, dtype and repeats.
     """
     if not results:
         return "no results"
@@ -352,6 +362,7 @@ def render_bench(results: list[dict[str, Any]], markdown: bool = False) -> str:
         "p50 ms",
         "p95 ms",
         "peak MiB",
+        "compile s",
     ]
     rows = []
     for i, r in enumerate(results):
@@ -368,6 +379,7 @@ def render_bench(results: list[dict[str, Any]], markdown: bool = False) -> str:
                 _num(infer.get("latency_ms_p50"), 2),
                 _num(infer.get("latency_ms_p95"), 2),
                 _num(r["peak_memory_mib"]),
+                _num(_compile_s(r)),
             ]
         )
     out = []
@@ -385,6 +397,7 @@ def render_bench(results: list[dict[str, Any]], markdown: bool = False) -> str:
     ]
     if first["train"]:
         parts.append("train = one full AdamW step")
+    parts.append("compile s = first call less the median, train + inference (fused kernels compile once per process)")
     if any(r.get("ratios") for r in results):
         parts.append("(xN) = vs the original")
     out += ["", ("* " if markdown else "") + ", ".join(parts)]

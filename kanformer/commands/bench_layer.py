@@ -36,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help='also measure kernel="triton" (default: on CUDA when triton is installed; pip install kanformer[gpu])',
     )
+    p.add_argument(
+        "--adapted",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also measure the eager layer on non-uniform knots (after update_grid with grid_eps=0.2)",
+    )
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=10)
     add_output_dir_flag(p, "write layer.md and layer.json here (e.g. reports/perf)")
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> None:
         dtype=dtype,
         fused=args.fused,
         triton=args.triton,
+        adapted=args.adapted,
         warmup=args.warmup,
         repeats=args.repeats,
     )

@@ -1,4 +1,4 @@
-"""B-spline basis evaluation without Cox–de Boor on the hot path.
+"""B-spline basis evaluation for KAN layers.
 
 The basis is evaluated into a dense (N, C, G + K) feature tensor, consumed by one
 matmul.
@@ -6,9 +6,9 @@ matmul.
 * Uniform knots (the default, and after ``extend_grid`` of a uniform grid): closed
   form. Basis function m at x is the cardinal B-spline N_K((x - t_0) / h - m),
   computed from truncated powers: a few elementwise passes, no recursion.
-* Non-uniform knots (after a data-driven grid update): the knot span by
-  ``searchsorted``, then de Boor's triangular recurrence on the K + 1 non-zero values
-  only (never the full Cox–de Boor table), scattered into the dense tensor.
+* Non-uniform knots (after a data-driven grid update): Cox–de Boor's recurrence on the
+  dense table, with per-level reciprocal knot gaps precomputed per row and every pass an
+  in-place op on contiguous buffers; basis and derivative come out of one pass.
 
 Outside the extended knot range ``[t_0, t_last]`` every basis function is zero, so the
 spline term vanishes and a layer falls back to its base branch; between the grid edge
@@ -26,7 +26,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .compiled import maybe_compiled
+from .compiled import compile_now, maybe_compiled
+
+# (-1)^j C(K + 1, j) and 1 / K! as plain numbers: torch.compile traces a table lookup, while a
+# call of math.comb inside the kernel breaks its graph (and then runs it eagerly, in pieces).
+_SIGNED_BINOMIAL = {k: [(-1) ** j * math.comb(k + 1, j) for j in range(k + 2)] for k in range(1, 6)}
+_INV_FACTORIAL = [1 / math.factorial(k) for k in range(6)]
 
 
 def _cardinal_(
@@ -51,15 +56,15 @@ def _cardinal_(
                 tmp.gt_(0)
             elif power > 1:
                 tmp.pow_(power)
-            coef = (-1) ** j * math.comb(order + 1, j)
+            coef = _SIGNED_BINOMIAL[order][j]
             if out is None:
                 out = tmp * coef
             else:
                 out.add_(tmp, alpha=coef)
         return out
 
-    val = series(order).div_(math.factorial(order)) if value else None
-    der = series(order - 1).mul_(sign).mul_(-1 / math.factorial(order - 1)) if derivative else None
+    val = series(order).mul_(_INV_FACTORIAL[order]) if value else None
+    der = series(order - 1).mul_(sign).mul_(-_INV_FACTORIAL[order - 1]) if derivative else None
     return val, der
 
 
@@ -121,83 +126,106 @@ def uniform_basis(x: Tensor, knots: Tensor, order: int, derivative: bool = False
     return _cardinal_(u, order)[0]
 
 
-def local_general(x: Tensor, knots: Tensor, order: int, derivative: bool) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Non-zero basis values on arbitrary increasing knots (de Boor's local recurrence).
+def _level_tables(knots: Tensor, order: int) -> list[tuple[Tensor, Tensor]]:
+    """Cox–de Boor's per-degree coefficients: for d = 1..K, (r, s), each (n - 1, C).
 
-    Same contract as :func:`local_uniform`. Knots are padded by K on each side so the
-    recurrence can run on border spans; the padded functions are dropped by the caller.
+    Degree d, function m, channel c: r = 1 / (t_{m+d} - t_m) and s = -t_m r, so the blend weight
+    (x - t_m) / (t_{m+d} - t_m) is one fused x r + s. Entries past the degree's last function
+    (m > n - 2 - d) are finite and unused.
     """
-    k = order
-    n = knots.shape[1]
-    pad = torch.arange(1, k + 1, dtype=knots.dtype, device=knots.device)
-    padded = torch.cat(
-        [
-            knots[:, :1] - pad.flip(0) * (knots[:, 1:2] - knots[:, :1]),
-            knots,
-            knots[:, -1:] + pad * (knots[:, -1:] - knots[:, -2:-1]),
-        ],
-        dim=1,
-    )
-    xt = x.T.contiguous()  # (C, N)
-    span = torch.searchsorted(knots.contiguous(), xt, right=True) - 1
-    inside = ((span >= 0) & (span <= n - 2)).T
-    span = span.clamp(0, n - 2)
-    # window[a] = t[span + 1 - K + a], a = 0 .. 2K - 1, in padded coordinates (+K).
-    offs = torch.arange(1, 2 * k + 1, device=x.device)
-    idx = (span.unsqueeze(-1) + offs).reshape(knots.shape[0], -1)
-    window = padded.gather(1, idx).view(knots.shape[0], -1, 2 * k).transpose(0, 1)  # (N, C, 2K)
-    left = [None] + [x - window[..., k - d] for d in range(1, k + 1)]
-    right = [None] + [window[..., k - 1 + d] - x for d in range(1, k + 1)]
-
-    def safe_div(a: Tensor, b: Tensor) -> Tensor:
-        # Repeated knots give empty spans: their terms are zero by convention.
-        return torch.where(b != 0, a / torch.where(b != 0, b, torch.ones_like(b)), torch.zeros_like(a))
-
-    vals = [torch.ones_like(x)]
-    prev = vals
-    for d in range(1, k + 1):
-        prev = vals
-        saved = torch.zeros_like(x)
-        new = []
-        for r in range(d):
-            temp = safe_div(vals[r], right[r + 1] + left[d - r])
-            new.append(saved + right[r + 1] * temp)
-            saved = left[d - r] * temp
-        new.append(saved)
-        vals = new
-    mask = inside.to(x.dtype)
-    weights = torch.stack(vals, dim=-1) * mask.unsqueeze(-1)
-    dweights = None
-    if derivative:
-        # B'_{m,K} = K [B_{m,K-1} / (t_{m+K} - t_m) - B_{m+1,K-1} / (t_{m+K+1} - t_{m+1})],
-        # m = span - K + j; prev[i] is B_{span-K+1+i, K-1}.
-        zero = torch.zeros_like(x)
-
-        def knot(a: int) -> Tensor:  # t[span + 1 - K + a]
-            return window[..., a]
-
-        ds = []
-        for j in range(k + 1):
-            lo_term = safe_div(prev[j - 1], knot(j + k - 1) - knot(j - 1)) if j >= 1 else zero
-            hi_term = safe_div(prev[j], knot(k + j) - knot(j)) if j < k else zero
-            ds.append(k * (lo_term - hi_term))
-        dweights = torch.stack(ds, dim=-1) * mask.unsqueeze(-1)
-    return span.T - k, weights, dweights
+    c, n = knots.shape
+    padded = torch.cat([knots, knots[:, -1:].expand(c, order)], dim=1)  # repeated last knot: unused entries
+    windows = padded.unfold(1, order + 1, 1)[:, : n - 1]  # (C, P, K + 1): t_m .. t_{m+K}
+    gap = windows[..., 1:] - windows[..., :1]  # (C, P, K): t_{m+d} - t_m
+    r = 1 / torch.where(gap > 0, gap, torch.ones_like(gap))
+    tables = torch.stack([r, -windows[..., :1] * r]).permute(3, 0, 2, 1).contiguous()  # (K, 2, P, C)
+    return [(rd, sd) for rd, sd in tables]
 
 
-def _scatter_dense(first: Tensor, weights: Tensor, num_functions: int) -> Tensor:
-    """Local weights -> dense basis: (N, C), (N, C, K+1) -> (N, C, num_functions)."""
-    pos = first.unsqueeze(-1) + torch.arange(weights.shape[-1], device=first.device)
-    valid = (pos >= 0) & (pos < num_functions)
-    out = weights.new_zeros(*weights.shape[:-1], num_functions)
-    # Clamped columns carry zeros, so scatter_add leaves the real entries exact.
-    return out.scatter_add_(-1, pos.clamp(0, num_functions - 1), weights * valid)
+def _general_(
+    x: Tensor, knots: Tensor, order: int, value: bool = True, derivative: bool = False
+) -> tuple[Tensor | None, Tensor | None]:
+    """Basis and/or its x-derivative on strictly increasing knots, (N, C) -> views (N, C, F); no autograd.
+
+    Cox–de Boor on the whole table, laid out (N, n - 1, C) so that x and the per-degree tables
+    broadcast along a contiguous channel axis, and every pass writes one of three buffers in
+    place (as :func:`_cardinal_`: on CPU, allocations, comparisons and strided loops cost more
+    than the arithmetic). It starts at degree 1, the hat functions max(0, min(w_m, 1 - w_{m+1})),
+    which needs no comparison of x with the knots. Each degree keeps the buffers' full width: the
+    entries past its last function (m > n - 2 - d) are finite and never reach a kept function.
+    """
+    c, n = knots.shape
+    p, nf = n - 1, n - order - 1
+    lo, hi = knots[:, 0], knots[:, -1]
+    # Every function is 0 outside [t_0, t_last): clamping x a width beyond keeps that and bounds the
+    # blend weights (no inf * 0 from huge or infinite inputs).
+    width = hi - lo
+    xb = torch.clamp(x, lo - width, hi + width).unsqueeze(1)  # (N, 1, C)
+    b = x.new_empty(x.shape[0], p, c)
+    w, u = torch.empty_like(b), torch.empty_like(b)
+    # Every write goes to a whole buffer (out=) or in place into a view: torch.compile (fused=True) traces
+    # both, but not out= into a view.
+    tables = _level_tables(knots, order)
+    r, s = tables[0]
+    torch.addcmul(s, xb, r, out=b)  # w_m = (x - t_m) / (t_{m+1} - t_m)
+    torch.addcmul(1 - s, xb, -r, out=u)  # 1 - w_m
+    b[:, :-1].clamp_max_(u[:, 1:])  # degree 1: max(0, min(w_m, 1 - w_{m+1}))
+    b.clamp_min_(0)[:, -1] = 0
+    prev = b
+    for r, s in tables[1:]:  # the last column stays unused
+        torch.addcmul(s, xb, r, out=w)  # w_m = (x - t_m) / (t_{m+d} - t_m)
+        w.mul_(b)  # v_m = w_m b_m
+        torch.sub(b, w, out=u)  # u_m = (1 - w_m) b_m
+        w[:, :-1].add_(u[:, 1:])  # b'_m = v_m + u_{m+1}
+        prev, b, w = b, w, b  # prev: the degree before
+    val = b[:, :nf].transpose(1, 2) if value else None
+    der = None
+    if derivative:  # B'_m = K [b_m / (t_{m+K} - t_m) - b_{m+1} / (t_{m+K+1} - t_{m+1})], b of degree K - 1
+        if order == 1:  # degree 0, [t_m <= x < t_{m+1}] = [x >= t_m] - [x >= t_{m+1}], in bytes (faster on CPU)
+            step = torch.ge(xb, knots.T).view(torch.uint8)  # (N, n, C)
+            prev = w
+            prev.copy_(step[:, :-1] - step[:, 1:])
+        q = prev.mul_(tables[-1][0] * order)
+        der = u[:, :nf]
+        der.copy_(q[:, :nf]).sub_(q[:, 1 : nf + 1])
+        der = der.transpose(1, 2)
+    return val, der
+
+
+class _GeneralFn(torch.autograd.Function):
+    """The non-uniform basis (N, C) -> (N, C, F) with backward sum_f grad * B'_f: autograd never sees
+    the in-place passes."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, knots: Tensor, order: int) -> Tensor:
+        ctx.save_for_backward(x, knots)
+        ctx.order = order
+        return _general_(x, knots, order)[0]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, knots = ctx.saved_tensors
+        der = _general_(x, knots, ctx.order, value=False, derivative=True)[1]
+        return der.mul_(grad).sum(-1), None, None
 
 
 def general_basis(x: Tensor, knots: Tensor, order: int, derivative: bool = False) -> Tensor:
-    """Dense basis on arbitrary increasing knots: (N, C), (C, n) -> (N, C, n - K - 1)."""
-    first, w, dw = local_general(x, knots, order, derivative)
-    return _scatter_dense(first, dw if derivative else w, knots.shape[1] - order - 1)
+    """Dense basis on arbitrary knots (Cox–de Boor), differentiable in x.
+
+    Args:
+        x: (N, C) inputs.
+        knots: (C, n) strictly increasing extended knots (every grid in :mod:`.knots` is).
+        order: spline order K.
+        derivative: return d basis / dx instead of the basis (not differentiable).
+
+    Returns:
+        (N, C, n - K - 1).
+    """
+    if derivative:
+        return _general_(x, knots, order, value=False, derivative=True)[1]
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _GeneralFn.apply(x, knots, order)
+    return _general_(x, knots, order)[0]
 
 
 def bspline_basis(
@@ -207,7 +235,7 @@ def bspline_basis(
 
     Args:
         x: (N, C) inputs.
-        knots: (C, n) extended knots, one row per channel.
+        knots: (C, n) strictly increasing extended knots, one row per channel.
         order: spline order K (degree), 1..5.
         uniform: rows are evenly spaced (closed-form path); inferred when None.
         derivative: return d basis / dx.
@@ -234,9 +262,8 @@ def _features_and_input_grad(
         u, inv_h = _uniform_coordinates(x, knots, order)
         basis, dbasis = _cardinal_(u, order, derivative=True)
         dbasis.mul_(inv_h.unsqueeze(-1))
-    else:
-        basis = general_basis(x, knots, order)
-        dbasis = general_basis(x, knots, order, derivative=True)
+    else:  # one Cox–de Boor pass gives both
+        basis, dbasis = _general_(x, knots, order, derivative=True)
     grad_x = dbasis.mul_(grad_features.view_as(dbasis)).sum(-1)
     return basis.flatten(1), grad_x
 
@@ -249,7 +276,7 @@ def _kernels(fused: bool) -> tuple[Callable, Callable]:
     """
     return (
         maybe_compiled(_features, fused, "B-spline"),
-        maybe_compiled(_features_and_input_grad, fused, "B-spline"),
+        maybe_compiled(_features_and_input_grad, fused, "B-spline", token_args=(0, 4)),
     )
 
 
@@ -261,10 +288,12 @@ class SplineLinear(torch.autograd.Function):
     dtype sets the matmul precision (bf16/fp16 under autocast).
 
     Shapes: x (N, C), weight (O, C * F), knots (C, n) -> (N, O), F = n - K - 1.
+    ``fused``: True, False or "auto" (:func:`kanformer.layers.compiled.compile_now`).
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, knots: Tensor, order: int, uniform: bool, fused: bool) -> Tensor:
+    def forward(ctx, x: Tensor, weight: Tensor, knots: Tensor, order: int, uniform: bool, fused: bool | str) -> Tensor:
+        fused = compile_now(fused, x.numel() * weight.shape[1] // max(x.shape[1], 1))  # backward does the same
         features, _ = _kernels(fused)
         ctx.save_for_backward(x, weight, knots)
         ctx.config = (order, uniform, fused)

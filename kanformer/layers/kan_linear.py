@@ -38,6 +38,7 @@ from .basis import BASES, Basis
 from .basis.base import compute_dtype
 from .basis.bspline import BSplineBasis
 from .bspline import bspline_basis
+from .compiled import check_fused
 from .kernels import KERNELS, check_triton, require_triton, triton_available, triton_device_ok
 from .knots import adaptive_grid, extend_knots, interior, refine_grid, uniform_knots
 
@@ -76,12 +77,17 @@ class KANLinear(nn.Module):
         spline_share: fraction of the initial output variance carried by the learnable
             term when both branches exist (edge sharing).
         grid_eps: default blend for :meth:`update_grid` (1 = uniform, 0 = quantiles).
-        fused: compile the basis kernels with torch.compile (bspline and rational).
+        fused: compile the basis kernels with torch.compile (bspline and rational): True, False
+            or "auto" (compiled for calls over at least
+            :data:`~kanformer.layers.compiled.AUTO_MIN_ELEMENTS` basis entries, eager below and
+            for the other bases). Compilation costs seconds once per process and layer width;
+            where it fails the layer runs eager after one warning.
         kernel: "torch" (the default), "triton" (fused Triton kernels for basis="bspline",
             sharing="edge" on uniform knots: CUDA tensors, ``pip install kanformer[gpu]``) or
             "auto" (Triton on CUDA tensors where it is installed and supported, else torch).
             With "triton", knots made non-uniform by :meth:`update_grid` and float64 inputs run
-            the torch path after one warning.
+            the torch path after one warning. The Triton kernels are torch.library ops:
+            ``torch.compile(fullgraph=True)`` of a model holding such layers has no graph break.
         **basis_kwargs: extra options of the basis (rational: ``numerator_degree``,
             ``denominator_degree``, ``rational_init``).
 
@@ -106,7 +112,7 @@ class KANLinear(nn.Module):
         init_scale: float = 1.0,
         spline_share: float = 0.5,
         grid_eps: float = 0.02,
-        fused: bool = False,
+        fused: bool | str = False,
         kernel: str = "torch",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -133,8 +139,12 @@ class KANLinear(nn.Module):
         if sharing == "group":
             ok = isinstance(groups, int) and 1 <= groups <= in_features and in_features % groups == 0
             _require(ok, "groups", groups, f"a divisor of in_features={in_features}")
-        if fused and basis not in FUSED_BASES:
-            raise ValueError(f"fused=True is invalid for basis={basis!r}: only {list(FUSED_BASES)} have fused kernels")
+        check_fused(fused)
+        if fused is True and basis not in FUSED_BASES:
+            raise ValueError(
+                f"fused=True is invalid for basis={basis!r}: only {list(FUSED_BASES)} have fused kernels "
+                '(fused="auto" runs the others eager)'
+            )
         _require(kernel in KERNELS, "kernel", kernel, f"choose one of {list(KERNELS)}")
         if kernel == "triton":
             if basis != "bspline" or sharing != "edge":
@@ -270,7 +280,7 @@ class KANLinear(nn.Module):
         return False
 
     def _forward_triton(self, x: Tensor, dtype: torch.dtype) -> Tensor:
-        from .kernels.bspline_triton import ACT_CODES, TritonSplineLinear
+        from .kernels.bspline_triton import ACT_CODES, spline_linear
 
         knots = self.basis.knots.to(torch.float32)
         t0 = knots[:, 0].contiguous()
@@ -279,7 +289,7 @@ class KANLinear(nn.Module):
         wb = self.base_weight.to(dtype) if self.base_weight is not None else None
         bias = self.bias.to(dtype) if self.bias is not None else None
         act = ACT_CODES[self.base_activation_name]
-        return TritonSplineLinear.apply(x, t0, inv_h, wb, w, bias, self.basis.spline_order, act)
+        return spline_linear(x, t0, inv_h, wb, w, bias, self.basis.spline_order, act)
 
     def _forward2d(self, x: Tensor, dtype: torch.dtype) -> Tensor:
         if self._use_triton(x):

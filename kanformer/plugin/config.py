@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..settings import at_least, between, problem, setting, validate
 
@@ -83,7 +83,12 @@ class KANFFNConfig:
     groups: int = setting(8, "channel groups of sharing=group and grkan", check=at_least(1))
     spline_init: str = setting("noise", "how spline coefficients start")
     grid_eps: float = setting(0.02, "grid update: 0 quantiles, 1 uniform", check=between(0.0, 1.0))
-    fused: bool = setting(False, "torch.compile-fused kernels")
+    fused: bool | Literal["auto"] = setting(
+        "auto",
+        "torch.compile-fused kernels (bspline, rational): true, false or auto (compiled for calls over >= 1M basis "
+        "entries, e.g. 1024 tokens x 384 inputs x 8 functions; eager below and for other bases; a few seconds of "
+        "compilation once per process and layer width, eager with a warning where compiling fails)",
+    )
     kernel: str = setting(
         "torch",
         "torch | triton | auto: triton runs fused Triton kernels for form=kan, basis=bspline, sharing=edge on CUDA "

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..layers.kan_linear import FUSED_BASES
 from .config import KANFFNConfig
 
 
@@ -63,8 +64,9 @@ def kan_form(cfg: KANFFNConfig, d: int, h: int, act: str, gated: bool, warm: boo
         spline_init="zero" if warm else cfg.spline_init,
         bias=bias,
     )
-    if cfg.basis == "bspline":
+    if cfg.basis in FUSED_BASES:
         common["fused"] = cfg.fused
+    if cfg.basis == "bspline":
         common["kernel"] = cfg.kernel if cfg.sharing == "edge" else "torch"
     if cfg.basis == "rational":
         common["rational_init"] = cfg.rational_init
@@ -87,7 +89,13 @@ def grkan_form(
         if role == "down" and not gated:
             init = act if warm else cfg.rational_init
         options = dict(
-            basis="rational", sharing="group", groups=cfg.groups, base_activation="none", rational_init=init, bias=bias
+            basis="rational",
+            sharing="group",
+            groups=cfg.groups,
+            base_activation="none",
+            rational_init=init,
+            bias=bias,
+            fused=cfg.fused,
         )
         specs[role] = LayerSpec(i, o, options)
     return specs

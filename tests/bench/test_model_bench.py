@@ -135,6 +135,7 @@ def test_bench_variants_ratios_and_table() -> None:
     assert kan["ffn_params"] == layers * (7 * 2 * d * h + h + d)
     table = render_bench(results)
     assert "original" in table and "x1.00" in table and "batch 2x16" in table and f"{kan['params']:,}" in table
+    assert "compile s" in table and all(r[part]["compile_s"] >= 0 for r in results for part in ("train", "inference"))
     assert "| kan |" in render_bench(results, markdown=True)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from kanformer import KANLinear
 from kanformer.layers.bspline import SplineLinear, bspline_basis, cardinal
 from kanformer.layers.knots import uniform_knots
 
@@ -30,6 +31,24 @@ def cox_de_boor(x: np.ndarray, t: np.ndarray, i: int, k: int) -> np.ndarray:
     if d2 != 0:
         out += (t[i + k + 1] - x) / d2 * cox_de_boor(x, t, i + 1, k - 1)
     return out
+
+
+def differentiable_reference(x: torch.Tensor, knots: torch.Tensor, order: int) -> torch.Tensor:
+    """The same recursive definition in torch ops, which autograd differentiates: (N, C), (C, n) -> (N, C, F)."""
+
+    def rec(xc: torch.Tensor, t: torch.Tensor, i: int, k: int) -> torch.Tensor:
+        if k == 0:
+            return ((t[i] <= xc) & (xc < t[i + 1])).to(xc.dtype)
+        out = torch.zeros_like(xc)
+        if t[i + k] != t[i]:
+            out = out + (xc - t[i]) / (t[i + k] - t[i]) * rec(xc, t, i, k - 1)
+        if t[i + k + 1] != t[i + 1]:
+            out = out + (t[i + k + 1] - xc) / (t[i + k + 1] - t[i + 1]) * rec(xc, t, i + 1, k - 1)
+        return out
+
+    nf = knots.shape[1] - order - 1
+    channels = [torch.stack([rec(x[:, c], knots[c], m, order) for m in range(nf)], -1) for c in range(x.shape[1])]
+    return torch.stack(channels, 1)
 
 
 def reference_basis(x: torch.Tensor, knots: torch.Tensor, order: int) -> torch.Tensor:
@@ -244,3 +263,49 @@ def test_spline_linear_forward_and_single_grads(uniform: bool) -> None:
             torch.testing.assert_close(xb.grad, xa.grad, atol=1e-10, rtol=1e-10)
         if need_w:
             torch.testing.assert_close(wb.grad, wa.grad, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_adapted_layer_matches_float64_reference(order: int) -> None:
+    """A float32 KANLinear whose knots update_grid moved (grid_eps < 1: the non-uniform path): its output and
+    the gradients of x, spline weights, base weights and bias equal float64 autograd through the textbook
+    recursion, for inputs on the grid, in the border zones, exactly on knots and far outside."""
+    torch.manual_seed(10 + order)
+    layer = KANLinear(5, 4, grid_size=4, spline_order=order)
+    layer.update_grid(torch.randn(300, 5) * 0.8, grid_eps=0.1)
+    assert not layer.basis.uniform
+    knots = layer.basis.knots
+    x = torch.cat(
+        [
+            torch.randn(60, 5) * 1.5,  # inside and in the border zones (the grid spans about +-2.5)
+            knots.T[::2],  # exactly on knots
+            torch.tensor([-1e4, -30.0, 30.0, 1e4]).unsqueeze(1).expand(4, 5),  # far outside
+        ]
+    )
+    g = torch.randn(x.shape[0], 4)
+    xi = x.clone().requires_grad_()
+    layer(xi).backward(g)
+
+    xd = x.double().requires_grad_()
+    params = {n: p.detach().double().requires_grad_() for n, p in layer.named_parameters()}
+    feats = differentiable_reference(xd, knots.double(), order)  # (N, C, F)
+    yd = torch.einsum("ncf,ocf->no", feats, params["spline_weight"])
+    yd = yd + torch.nn.functional.silu(xd) @ params["base_weight"].T + params["bias"]
+    yd.backward(g.double())
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x).double(), yd, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(xi.grad.double(), xd.grad, atol=1e-4, rtol=1e-5)
+    for name, p in layer.named_parameters():
+        torch.testing.assert_close(p.grad.double(), params[name].grad, atol=1e-4, rtol=1e-5, msg=name)
+
+
+def test_knots_must_increase_strictly() -> None:
+    """A repeated knot (from a hand-made or corrupted checkpoint) is refused with what to do."""
+    layer = KANLinear(3, 2)
+    knots = layer.basis.knots.clone()
+    knots[1, 5] = knots[1, 4]
+    with pytest.raises(ValueError, match="strictly increasing"):
+        layer.basis.set_knots(knots)
+    state = {**layer.state_dict(), "basis.knots": knots}
+    with pytest.raises(ValueError, match="strictly increasing"):
+        KANLinear(3, 2).load_state_dict(state)

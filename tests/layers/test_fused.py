@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
 from kanformer import KANLinear
+from kanformer.layers import compiled
 
 
 @pytest.mark.compile
@@ -21,14 +24,18 @@ def test_fused_matches_eager(kind: str) -> None:
             eager.basis.denominator.add_(0.3 * torch.randn_like(eager.basis.denominator))
     fused = KANLinear(24, 16, fused=True, **opts)
     fused.load_state_dict(eager.state_dict())
-    for tokens in (64, 96):  # a second shape exercises the dynamic-shape recompile
+    for tokens in (64, 96):  # a second token count runs the same kernel (the token axis is dynamic)
         x = torch.randn(2, tokens, 24) * 1.5
         xe, xf = x.clone().requires_grad_(), x.clone().requires_grad_()
-        ye, yf = eager(xe), fused(xf)
+        with warnings.catch_warnings():  # no fallback: a graph break would make the kernels eager (and slow)
+            warnings.filterwarnings("error", message="fused .* kernels are unavailable")
+            ye, yf = eager(xe), fused(xf)
         torch.testing.assert_close(yf, ye, atol=1e-5, rtol=1e-5)
         g = torch.randn_like(ye)
         ye.backward(g)
-        yf.backward(g)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="fused .* kernels are unavailable")
+            yf.backward(g)
         torch.testing.assert_close(xf.grad, xe.grad, atol=1e-5, rtol=1e-5)
         for (name, pe), pf in zip(eager.named_parameters(), fused.parameters(), strict=True):
             torch.testing.assert_close(pf.grad, pe.grad, atol=1e-4, rtol=1e-5, msg=name)
@@ -38,3 +45,56 @@ def test_fused_matches_eager(kind: str) -> None:
 def test_fused_needs_a_fused_basis() -> None:
     with pytest.raises(ValueError, match="fused"):
         KANLinear(4, 4, basis="rbf", fused=True)
+
+
+@pytest.mark.parametrize("kind", ["bspline", "group-rational"])
+def test_auto_compiles_only_calls_above_the_threshold(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fused="auto": a call over fewer basis entries than AUTO_MIN_ELEMENTS runs eager, a larger one compiled
+    (forward and backward kernels); fused=False never compiles."""
+    compiled_fns: list[str] = []
+
+    def record(fn, what, token_args):  # noqa: ANN001, ANN202
+        compiled_fns.append(fn.__name__)
+        return fn
+
+    monkeypatch.setattr(compiled, "_CACHE", {})
+    monkeypatch.setattr(compiled, "_with_fallback", record)
+    # 100 tokens x 24 inputs x 6 functions (rational; B-splines have 8): above the 64 quadrature nodes of the init
+    monkeypatch.setattr(compiled, "AUTO_MIN_ELEMENTS", 100 * 24 * 6)
+    opts = dict(basis="rational", sharing="group", groups=4, base_activation="none") if kind == "group-rational" else {}
+    for fused, tokens, expect in [("auto", 8, []), (False, 400, []), ("auto", 128, ["forward", "backward"])]:
+        compiled_fns.clear()
+        monkeypatch.setattr(compiled, "_CACHE", {})
+        layer = KANLinear(24, 16, fused=fused, **opts)
+        layer(torch.randn(tokens, 24, requires_grad=True)).sum().backward()
+        assert len(compiled_fns) == len(expect), (fused, tokens, compiled_fns)
+
+
+def test_fused_values() -> None:
+    assert compiled.compile_now(True, 0) and not compiled.compile_now(False, 10**9)
+    assert not compiled.compile_now("auto", compiled.AUTO_MIN_ELEMENTS - 1)
+    assert compiled.compile_now("auto", compiled.AUTO_MIN_ELEMENTS)
+    assert KANLinear(4, 4, basis="rbf", fused="auto").basis is not None  # auto: the other bases run eager
+    for bad in ("yes", 1, None):
+        with pytest.raises(ValueError, match="fused"):
+            KANLinear(4, 4, fused=bad)
+
+
+@pytest.mark.compile
+def test_widths_past_the_recompile_limit_run_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each layer width compiles its own kernel; past dynamo's recompile limit the further widths run eager
+    (one warning) while the compiled ones stay compiled, and every width still computes the right values."""
+    monkeypatch.setattr(compiled, "_CACHE", {})
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    torch._dynamo.reset()
+    first, second = KANLinear(10, 4, fused=True), KANLinear(11, 4, fused=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for layer in (first, second, first):
+            x = torch.randn(32, layer.in_features) * 1.5
+            eager = KANLinear(layer.in_features, 4)
+            eager.load_state_dict(layer.state_dict())
+            torch.testing.assert_close(layer(x), eager(x), atol=1e-5, rtol=1e-5)
+    messages = [str(w.message) for w in caught if "fused" in str(w.message)]
+    assert len(messages) == 1 and "recompile_limit" in messages[0], messages
+    torch._dynamo.reset()

@@ -205,6 +205,135 @@ def test_bench_layer_measures_the_triton_path() -> None:
     assert row.params == 16 * 16 * 9 + 16 and row.forward_backward_ms > 0
 
 
+# ------------------------------------------------- torch.library ops: opcheck, torch.compile, autocast
+
+
+def _op_args(order: int = 3, grid: int = 4, m: int = 9, n_in: int = 5, n_out: int = 7, base: bool = True):
+    """Arguments of kanformer::bspline_linear on a uniform grid over (-1.5, 1.5), and an output gradient."""
+    torch.manual_seed(2)
+    h = 3.0 / grid
+    t0 = torch.full((n_in,), -1.5 - order * h)
+    inv_h = torch.full((n_in,), 1 / h)
+    x = torch.randn(m, n_in) * 1.5
+    coef = torch.randn(n_out, n_in * (grid + order))
+    wb, bias = (torch.randn(n_out, n_in), torch.randn(n_out)) if base else (None, None)
+    return (x, t0, inv_h, wb, coef, bias, order, 2 if base else 0), torch.randn(m, n_out)
+
+
+@pytest.mark.parametrize("base", [True, False], ids=["base-bias", "spline-only"])
+def test_opcheck(base: bool) -> None:
+    """Schema, fake (meta) implementation, autograd registration and AOT dispatch of every op."""
+    from kanformer.layers.kernels import bspline_triton as bt
+
+    (x, t0, inv_h, wb, coef, bias, order, act), g = _op_args(base=base)
+    grads = [t.clone().requires_grad_() if t is not None else None for t in (x, wb, coef, bias)]
+    xg, wbg, cg, bg = grads
+    nf = coef.shape[1] // x.shape[1]
+    checks = [
+        (bt.spline_linear, (xg, t0, inv_h, wbg, cg, bg, order, act)),
+        (bt.spline_grad_input, (x, t0, inv_h, wb, coef, g, order, act)),
+        (bt.spline_grad_weight, (x, t0, inv_h, g, nf, order, act, False)),
+    ]
+    if base:
+        checks.append((bt.spline_grad_weight, (x, t0, inv_h, g, nf, order, act, True)))
+    for op, args in checks:
+        result = torch.library.opcheck(op, args)
+        assert set(result.values()) == {"SUCCESS"}, (op, result)
+
+
+def _recording_backend(graphs: dict[str, list[str]]):  # noqa: ANN202
+    """An aot_eager-like torch.compile backend that records the ops of the forward and backward graphs."""
+    from functorch.compile import make_boxed_func
+    from torch._dynamo.backends.common import aot_autograd
+
+    def record(kind: str):  # noqa: ANN202
+        def compiler(gm: torch.fx.GraphModule, _inputs: list) -> object:
+            graphs[kind] += [str(n.target) for n in gm.graph.nodes if n.op == "call_function"]
+            return make_boxed_func(gm.forward)
+
+        return compiler
+
+    return aot_autograd(fw_compiler=record("forward"), bw_compiler=record("backward"))
+
+
+@pytest.mark.parametrize("autocast", [None, torch.bfloat16], ids=["fp32", "autocast-bf16"])
+def test_compile_fullgraph_matches_eager(autocast: torch.dtype | None) -> None:
+    """A KAN FFN (two kernel="triton" layers) compiles with fullgraph=True, i.e. without a graph break;
+    forward and backward graphs hold the Triton ops, and outputs and all gradients equal the uncompiled
+    layers' (under bf16 autocast too: the ops then get bf16 weights and return bf16)."""
+    from kanformer import KAN
+
+    torch.manual_seed(0)
+    ffn = KAN([12, 20, 12], grid_size=4, kernel="triton")
+    graphs: dict[str, list[str]] = {"forward": [], "backward": []}
+    compiled = torch.compile(ffn, fullgraph=True, backend=_recording_backend(graphs))
+    x = torch.randn(2, 5, 12) * 1.5
+    g = torch.randn(2, 5, 12)
+    runs = []
+    for model in (compiled, ffn):
+        ffn.zero_grad(set_to_none=True)
+        xi = x.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+            y = model(xi)
+        y.backward(g.to(y.dtype))
+        runs.append((y.detach(), xi.grad, {n: p.grad for n, p in ffn.named_parameters()}))
+    (y_c, dx_c, dp_c), (y_e, dx_e, dp_e) = runs
+    assert y_c.dtype == y_e.dtype == (autocast or torch.float32)
+    assert graphs["forward"].count("kanformer.bspline_linear.default") == 2
+    assert graphs["backward"].count("kanformer.bspline_linear_grad_input.default") == 2
+    assert graphs["backward"].count("kanformer.bspline_linear_grad_weight.default") == 4  # dC and dW_b per layer
+    torch.testing.assert_close(y_c, y_e, atol=0, rtol=0)
+    torch.testing.assert_close(dx_c, dx_e, atol=0, rtol=0)
+    for name, grad in dp_e.items():
+        torch.testing.assert_close(dp_c[name], grad, atol=0, rtol=0, msg=name)
+
+
+def test_op_autocast_casts_only_the_weights() -> None:
+    """Called under autocast, the op computes in the autocast dtype with the weights cast and x and the
+    knots untouched (register_autocast would round the knots to bf16), and its gradients reach the
+    fp32 weights in fp32."""
+    from kanformer.layers.kernels.bspline_triton import spline_linear
+
+    (x, t0, inv_h, wb, coef, bias, order, act), _ = _op_args()
+    wb, coef = wb.requires_grad_(), coef.requires_grad_()
+    t0 = t0 + 0.0123  # not representable in bf16
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = spline_linear(x, t0, inv_h, wb, coef, bias, order, act)
+    expected = spline_linear(x, t0, inv_h, wb.bfloat16(), coef.bfloat16(), bias.bfloat16(), order, act)
+    rounded_knots = spline_linear(x, t0.bfloat16().float(), inv_h, wb.bfloat16(), coef.bfloat16(), bias, order, act)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y, expected, atol=0, rtol=0)
+    assert not torch.equal(y, rounded_knots.bfloat16())
+    y.float().sum().backward()
+    assert wb.grad.dtype == coef.grad.dtype == torch.float32 and coef.grad.abs().sum() > 0
+
+
+@pytest.mark.compile
+def test_kanified_model_compiles_fullgraph() -> None:
+    """A whole kanified model with kernel="triton" compiles with fullgraph=True; loss and gradients
+    match the uncompiled model."""
+    from kanformer import kanify
+    from kanformer.models import load_model
+
+    torch.manual_seed(0)
+    # Small KAN FFNs in the last block keep the interpreted kernels quick; the whole model is compiled.
+    model = kanify(load_model("tiny-bert", num_labels=2), KANFFNConfig(kernel="triton", hidden=16, layers="last:1"))
+    model.eval()  # no dropout: both runs see the same graph
+    ids, labels = torch.randint(0, 100, (2, 6)), torch.tensor([0, 1])
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    runs = []
+    for m in (compiled, model):
+        model.zero_grad(set_to_none=True)
+        loss = m(input_ids=ids, labels=labels).loss
+        loss.backward()
+        runs.append((loss.detach(), {n: p.grad for n, p in model.named_parameters() if "intermediate" in n}))
+    (loss_c, g_c), (loss_e, g_e) = runs
+    assert g_e and all(g is not None for g in g_e.values())
+    torch.testing.assert_close(loss_c, loss_e, atol=1e-6, rtol=1e-6)
+    for name, grad in g_e.items():
+        torch.testing.assert_close(g_c[name], grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
 @pytest.mark.compile
 def test_kernels_compile_for_hopper() -> None:
     """The kernels compile (Triton -> PTX -> cubin with the bundled ptxas) for sm_90, no GPU needed:

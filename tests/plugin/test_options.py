@@ -195,6 +195,8 @@ def test_invalid_settings_are_reported_together() -> None:
         {"grid_size": 2.5},
         {"calibrate": "grid", "basis": "rbf"},
         {"calibrate": "range", "basis": "chebyshev"},
+        {"fused": "yes"},
+        {"fused": 1},
     ],
     ids=lambda b: ",".join(f"{k}={v!r}" for k, v in b.items()),
 )
@@ -277,6 +279,24 @@ def test_trainable(name: str, trainable: str) -> None:
     assert changed & kan_names
     if head_names:
         assert changed & head_names
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, "auto"),  # the default: compiled where a call is large enough, eager for tiny ones
+        ({"fused": True}, True),
+        ({"fused": False}, False),
+        ({"form": "grkan", "fused": True}, True),  # the rational units (was dropped by the grkan form)
+        ({"form": "grkan"}, "auto"),
+        ({"basis": "rational", "sharing": "group", "fused": True}, True),
+    ],
+    ids=["default", "true", "false", "grkan-true", "grkan-default", "kan-rational"],
+)
+def test_fused_reaches_every_layer_that_has_fused_kernels(settings: dict, expected: object) -> None:
+    model, _ = make("bert")
+    kanify(model, KANFFNConfig(**settings))
+    assert {m.basis.fused for _, m in kan_layers(model)} == {expected}
 
 
 def test_trainable_all_is_the_default() -> None:

@@ -15,7 +15,7 @@ class BSplineBasis(Basis):
     """B-splines on an extended knot vector per row (``knots``: (rows, G + 2K + 1)).
 
     Uniform knots use the closed-form cardinal kernel; knots moved by a data-driven grid
-    update use the local de Boor recurrence. ``fused`` compiles the elementwise kernels
+    update use Cox–de Boor on the dense table. ``fused`` (True, False, "auto") compiles the kernels
     with torch.compile (one-off cost of seconds, then close to matmul-bound speed).
     """
 
@@ -29,7 +29,7 @@ class BSplineBasis(Basis):
         grid_size: int,
         spline_order: int,
         grid_range: tuple[float, float],
-        fused: bool = False,
+        fused: bool | str = False,
     ) -> None:
         super().__init__(channels, rows)
         self.spline_order, self.fused = spline_order, fused
@@ -54,8 +54,14 @@ class BSplineBasis(Basis):
         return value
 
     def set_knots(self, knots: Tensor) -> None:
-        """Replace the knots (rows, n); n may change (grid extension)."""
-        self.knots = knots.to(self.knots)
+        """Replace the knots (rows, n); n may change (grid extension). Rows must be strictly increasing."""
+        knots = knots.to(self.knots)
+        if not knots.is_meta and not bool((knots.diff(dim=1) > 0).all()):
+            raise ValueError(
+                "knots must be strictly increasing in every row (repeated or decreasing knots found); "
+                "build them with kanformer.layers.knots (uniform_knots, adaptive_grid, extend_knots)"
+            )
+        self.knots = knots
         self._sync()
 
     def _knots_for(self, x: Tensor) -> Tensor:

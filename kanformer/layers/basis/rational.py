@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..activations import BASE_ACTIVATIONS
-from ..compiled import maybe_compiled
+from ..compiled import compile_now, maybe_compiled
 from .base import Basis, register_basis
 
 RATIONAL_TARGETS = {name: fn for name, fn in BASE_ACTIVATIONS.items() if fn is not None}
@@ -91,21 +91,22 @@ class GroupRational(torch.autograd.Function):
 
     Autograd through the basis would keep the (N, C, m + 1) feature tensor and a dozen
     (N, C) temporaries; this keeps x and recomputes P and Q in backward, where the
-    coefficient gradients are reduced per group. ``fused`` compiles both kernels.
+    coefficient gradients are reduced per group. ``fused`` (True, False or "auto") compiles both kernels.
 
     Shapes: x (N, C), numerator (G, m + 1), denominator (G, n) -> (N, C); G divides C.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, numerator: Tensor, denominator: Tensor, fused: bool) -> Tensor:
+    def forward(ctx, x: Tensor, numerator: Tensor, denominator: Tensor, fused: bool | str) -> Tensor:
         ctx.save_for_backward(x, numerator, denominator)
+        fused = compile_now(fused, x.numel() * numerator.shape[1])  # backward does the same
         ctx.fused = fused
         return maybe_compiled(_units, fused, "group-rational")(x, numerator, denominator)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         x, a, b = ctx.saved_tensors
-        kernel = maybe_compiled(_units_backward, ctx.fused, "group-rational")
+        kernel = maybe_compiled(_units_backward, ctx.fused, "group-rational", token_args=(0, 3))
         grad_x, grad_a, grad_b = kernel(x, a, b, grad.contiguous())
         return grad_x, grad_a, grad_b, None
 
@@ -200,7 +201,7 @@ class RationalBasis(Basis):
         numerator_degree: int = 5,
         denominator_degree: int = 4,
         rational_init: str = "gelu",
-        fused: bool = False,
+        fused: bool | str = False,
     ) -> None:
         super().__init__(channels, rows)
         self.fused = fused

@@ -17,8 +17,13 @@ GEMM's reduction loop.
   tiles owned by one program each, so no atomics; db = dY.sum(0) in torch.
 
 Inputs may be fp32, bf16 or fp16; the basis is computed in fp32 and fed to tl.dot in
-the weights' dtype, with fp32 accumulation. Import this module only after deciding
-whether Triton's interpreter (TRITON_INTERPRET=1) is on: the kernels are built at import.
+the weights' dtype, with fp32 accumulation.
+
+The launchers are torch.library custom ops (``kanformer::bspline_linear`` with its autograd
+and autocast rules, ``kanformer::bspline_linear_grad_input``, ``..._grad_weight``), so
+``torch.compile(fullgraph=True)`` traces a model through them without a graph break.
+Import this module only after deciding whether Triton's interpreter (TRITON_INTERPRET=1)
+is on: the kernels are built at import.
 """
 
 from __future__ import annotations
@@ -292,7 +297,11 @@ def _grad_weight_kernel(
     tl.store(dw_ptr + ro[:, None] * J + rj[None, :], acc.to(dw_ptr.dtype.element_ty), mask=mo[:, None] & mj[None, :])
 
 
-# ---------------------------------------------------------------------------- launchers
+# ------------------------------------------------------------------ launchers as torch ops
+# Each launcher is a torch.library custom op with a fake (shape-only) implementation, so that
+# torch.compile(fullgraph=True) traces a model through them without a graph break: dynamo and
+# AOTAutograd see one opaque op per launch and never the Triton launch machinery. The forward op
+# carries its backward (register_autograd) and its autocast rule (_register_autocast).
 
 
 def _ieee(dtype: torch.dtype) -> bool:
@@ -300,18 +309,26 @@ def _ieee(dtype: torch.dtype) -> bool:
     return dtype == torch.float32
 
 
-def spline_forward(
+@torch.library.custom_op("kanformer::bspline_linear", mutates_args=())
+def spline_linear(
     x: Tensor, t0: Tensor, inv_h: Tensor, base_weight: Tensor | None, coef: Tensor, bias: Tensor | None,
     order: int, act: int,
 ) -> Tensor:  # fmt: skip
-    """y (M, O) in coef's dtype. x (M, I); t0, inv_h (I,) fp32; base_weight (O, I); coef (O, I * F); bias (O,)."""
+    """y = base(x) W_b^T + B(x) C^T + b, differentiable in x, W_b, C and b.
+
+    Shapes: x (M, I); t0, inv_h (I,) fp32 (first knot and 1 / spacing per input); base_weight
+    (O, I) or None; coef (O, I * F); bias (O,) or None -> y (M, O) in coef's dtype. ``act`` is an
+    :data:`ACT_CODES` value, ``order`` the spline order K. Under autocast the weights are cast to
+    the autocast dtype (x and the knots are not: the basis is computed in fp32).
+    """
+    x, coef = x.contiguous(), coef.contiguous()
     m, n_in = x.shape
     n_out = coef.shape[0]
     nf = coef.shape[1] // n_in
     y = torch.empty(m, n_out, device=x.device, dtype=coef.dtype)
     if m == 0:
         return y
-    wb = base_weight if base_weight is not None else coef
+    wb = base_weight.contiguous() if base_weight is not None else coef
     b = bias if bias is not None else coef
 
     def grid(meta: dict) -> tuple[int, int]:
@@ -324,18 +341,25 @@ def spline_forward(
     return y
 
 
+@spline_linear.register_fake
+def _(x, t0, inv_h, base_weight, coef, bias, order, act):  # noqa: ANN001, ANN202
+    return x.new_empty(x.shape[0], coef.shape[0], dtype=coef.dtype)
+
+
+@torch.library.custom_op("kanformer::bspline_linear_grad_input", mutates_args=())
 def spline_grad_input(
     x: Tensor, t0: Tensor, inv_h: Tensor, base_weight: Tensor | None, coef: Tensor, grad_out: Tensor,
     order: int, act: int,
 ) -> Tensor:  # fmt: skip
-    """dX (M, I) in x's dtype."""
+    """dX (M, I) in x's dtype; grad_out (M, O), other shapes as :func:`spline_linear`."""
+    x, coef, grad_out = x.contiguous(), coef.contiguous(), grad_out.contiguous()
     m, n_in = x.shape
     n_out = coef.shape[0]
     nf = coef.shape[1] // n_in
-    dx = torch.empty_like(x)
+    dx = torch.empty(m, n_in, device=x.device, dtype=x.dtype)
     if m == 0:
         return dx
-    wb = base_weight if base_weight is not None else coef
+    wb = base_weight.contiguous() if base_weight is not None else coef
 
     def grid(meta: dict) -> tuple[int, int]:
         return triton.cdiv(m, meta["BM"]), triton.cdiv(n_in, meta["BC"])
@@ -347,10 +371,19 @@ def spline_grad_input(
     return dx
 
 
+@spline_grad_input.register_fake
+def _(x, t0, inv_h, base_weight, coef, grad_out, order, act):  # noqa: ANN001, ANN202
+    return x.new_empty(x.shape)
+
+
+@torch.library.custom_op("kanformer::bspline_linear_grad_weight", mutates_args=())
 def spline_grad_weight(
     x: Tensor, t0: Tensor, inv_h: Tensor, grad_out: Tensor, nf: int, order: int, act: int, base: bool
 ) -> Tensor:
-    """dC (O, I * F), or dW_b (O, I) with ``base``, in grad_out's dtype, fp32 accumulation."""
+    """dC (O, I * F), or dW_b (O, I) with ``base``, in grad_out's dtype, fp32 accumulation.
+
+    x (M, I), grad_out (M, O); ``nf`` = F functions per input."""
+    x, grad_out = x.contiguous(), grad_out.contiguous()
     m, n_in = x.shape
     n_out = grad_out.shape[1]
     cols = n_in if base else n_in * nf
@@ -368,35 +401,56 @@ def spline_grad_weight(
     return dw
 
 
-class TritonSplineLinear(torch.autograd.Function):
-    """y = base(x) W_b^T + B(x) C^T + b by the Triton kernels, saving only x and the weights.
+@spline_grad_weight.register_fake
+def _(x, t0, inv_h, grad_out, nf, order, act, base):  # noqa: ANN001, ANN202
+    return grad_out.new_empty(grad_out.shape[1], x.shape[1] if base else x.shape[1] * nf)
 
-    Shapes: x (M, I), t0 and inv_h (I,) fp32, base_weight (O, I) or None, coef (O, I * F),
-    bias (O,) or None -> (M, O) in coef's dtype. ``act`` is an :data:`ACT_CODES` value.
-    """
 
-    @staticmethod
-    def forward(ctx, x, t0, inv_h, base_weight, coef, bias, order: int, act: int):  # noqa: ANN001
-        x = x.contiguous()
-        coef = coef.contiguous()
-        base_weight = base_weight.contiguous() if base_weight is not None else None
-        ctx.save_for_backward(x, t0, inv_h, base_weight, coef)
-        ctx.config = (order, act, bias is not None)
-        return spline_forward(x, t0, inv_h, base_weight, coef, bias, order, act)
+def _setup_context(ctx, inputs: tuple, output: Tensor) -> None:  # noqa: ANN001
+    # Only x and the weights are saved: backward regenerates the basis in registers.
+    x, t0, inv_h, base_weight, coef, bias, order, act = inputs
+    ctx.save_for_backward(x, t0, inv_h, base_weight, coef)
+    ctx.config = (order, act, bias is not None)
 
-    @staticmethod
-    def backward(ctx, grad_out: Tensor):
-        x, t0, inv_h, base_weight, coef = ctx.saved_tensors
-        order, act, has_bias = ctx.config
-        grad_out = grad_out.to(coef.dtype).contiguous()
-        nf = coef.shape[1] // x.shape[1]
-        dx = dwb = dc = db = None
-        if ctx.needs_input_grad[0]:
-            dx = spline_grad_input(x, t0, inv_h, base_weight, coef, grad_out, order, act)
-        if ctx.needs_input_grad[3] and base_weight is not None:
-            dwb = spline_grad_weight(x, t0, inv_h, grad_out, nf, order, act, base=True).to(base_weight.dtype)
-        if ctx.needs_input_grad[4]:
-            dc = spline_grad_weight(x, t0, inv_h, grad_out, nf, order, act, base=False)
-        if has_bias and ctx.needs_input_grad[5]:
-            db = grad_out.float().sum(0).to(coef.dtype)
-        return dx, None, None, dwb, dc, db, None, None
+
+def _backward(ctx, grad_out: Tensor) -> tuple:  # noqa: ANN001
+    x, t0, inv_h, base_weight, coef = ctx.saved_tensors
+    order, act, has_bias = ctx.config
+    grad_out = grad_out.to(coef.dtype)
+    nf = coef.shape[1] // x.shape[1]
+    need = ctx.needs_input_grad
+    dx = dwb = dc = db = None
+    if need[0]:
+        dx = spline_grad_input(x, t0, inv_h, base_weight, coef, grad_out, order, act)
+    if need[3] and base_weight is not None:
+        dwb = spline_grad_weight(x, t0, inv_h, grad_out, nf, order, act, True).to(base_weight.dtype)
+    if need[4]:
+        dc = spline_grad_weight(x, t0, inv_h, grad_out, nf, order, act, False)
+    if has_bias and need[5]:
+        db = grad_out.float().sum(0).to(coef.dtype)
+    return dx, None, None, dwb, dc, db, None, None
+
+
+spline_linear.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _register_autocast(lib: torch.library.Library, device_type: str, dispatch_key: str) -> None:
+    """Under autocast, run the op with its weights in the autocast dtype (bf16/fp16 tl.dot with fp32
+    accumulation). x and the knots keep their dtype: torch.library.register_autocast would cast the
+    knots too and move them by up to 2^-8 of their value."""
+
+    def autocast_kernel(x, t0, inv_h, base_weight, coef, bias, order, act):  # noqa: ANN001, ANN202
+        dtype = torch.get_autocast_dtype(device_type)
+
+        def cast(t: Tensor | None) -> Tensor | None:
+            return t.to(dtype) if t is not None and t.dtype in (torch.float32, torch.float16, torch.bfloat16) else t
+
+        with torch.autocast(device_type, enabled=False):
+            return spline_linear(x, t0, inv_h, cast(base_weight), cast(coef), cast(bias), order, act)
+
+    lib.impl("bspline_linear", autocast_kernel, dispatch_key)
+
+
+_LIB = torch.library.Library("kanformer", "FRAGMENT")  # kept alive: it owns the autocast kernels
+for _device_type, _key in (("cpu", "AutocastCPU"), ("cuda", "AutocastCUDA")):
+    _register_autocast(_LIB, _device_type, _key)
