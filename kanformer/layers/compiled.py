@@ -43,17 +43,25 @@ def _with_fallback(fn: Callable, what: str, token_args: tuple[int, ...]) -> Call
     # here instead and ends in the fallback's warning.
     compiled = torch.compile(fn, dynamic=False, fullgraph=True)
     state = {"ok": True, "full": False}
+    seen: set[tuple] = set()  # signatures dynamo has compiled a kernel for
 
     def call(*args: object) -> object:
-        if state["ok"]:
+        # requires_grad is a guard, not part of the kernel: detached inputs (inside autograd.Function,
+        # where these kernels run) keep training and no-grad calls on one kernel.
+        args = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
+        key = _signature(args, token_args)
+        if state["ok"] and (not state["full"] or key in seen):
             try:
                 for i in token_args:
                     torch._dynamo.maybe_mark_dynamic(args[i], 0)
-                return compiled(*args)
+                out = compiled(*args)
+                seen.add(key)
+                return out
             except Exception as err:
                 if type(err).__name__ == "FailOnRecompileLimitHit":
                     # More layer widths than dynamo keeps kernels for (its recompile_limit): the widths
-                    # compiled so far stay compiled, the others run eager.
+                    # compiled so far stay compiled, the others run eager without asking dynamo again
+                    # (each ask would log its own recompile-limit warning).
                     if not state["full"]:
                         state["full"] = True
                         warnings.warn(
@@ -69,6 +77,18 @@ def _with_fallback(fn: Callable, what: str, token_args: tuple[int, ...]) -> Call
         return fn(*args)
 
     return call
+
+
+def _signature(args: tuple, token_args: tuple[int, ...]) -> tuple:
+    """What dynamo specialises a kernel on: shapes but the token axis (0, 1 or many), dtypes, other args."""
+    out = []
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            shape = (min(a.shape[0], 2), *a.shape[1:]) if i in token_args and a.dim() else tuple(a.shape)
+            out.append((shape, a.dtype, a.device.type))
+        else:
+            out.append(a)
+    return tuple(out)
 
 
 def maybe_compiled(fn: Callable, fused: bool, what: str, token_args: tuple[int, ...] = (0,)) -> Callable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import pytest
@@ -81,20 +82,25 @@ def test_fused_values() -> None:
 
 
 @pytest.mark.compile
-def test_widths_past_the_recompile_limit_run_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_widths_past_the_recompile_limit_run_eager(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """Each layer width compiles its own kernel; past dynamo's recompile limit the further widths run eager
     (one warning) while the compiled ones stay compiled, and every width still computes the right values."""
     monkeypatch.setattr(compiled, "_CACHE", {})
     monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
     torch._dynamo.reset()
     first, second = KANLinear(10, 4, fused=True), KANLinear(11, 4, fused=True)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING, logger="torch._dynamo"):
         warnings.simplefilter("always")
-        for layer in (first, second, first):
-            x = torch.randn(32, layer.in_features) * 1.5
+        for layer, grad in ((first, True), (first, False), (second, True), (second, False), (second, True)):
+            x = (torch.randn(32, layer.in_features) * 1.5).requires_grad_(grad)
             eager = KANLinear(layer.in_features, 4)
             eager.load_state_dict(layer.state_dict())
             torch.testing.assert_close(layer(x), eager(x), atol=1e-5, rtol=1e-5)
     messages = [str(w.message) for w in caught if "fused" in str(w.message)]
     assert len(messages) == 1 and "recompile_limit" in messages[0], messages
+    # requires_grad does not cost a kernel (first width: one compile for both), and once full, dynamo is
+    # not asked again for the eager width: at most its one recompile-limit log line, not one per call
+    assert sum("recompile_limit" in r.getMessage() for r in caplog.records) <= 1, caplog.records
     torch._dynamo.reset()
