@@ -68,6 +68,7 @@ def kan_form(cfg: KANFFNConfig, d: int, h: int, act: str, gated: bool, warm: boo
         common["kernel"] = cfg.kernel if cfg.sharing == "edge" else "torch"
     if cfg.basis == "rational":
         common["rational_init"] = cfg.rational_init
+        common["kernel"] = cfg.kernel if cfg.sharing == "group" else "torch"
     specs = {}
     for role, (i, o) in _roles(d, h, gated).items():
         base = cfg.base_activation
@@ -87,7 +88,13 @@ def grkan_form(
         if role == "down" and not gated:
             init = act if warm else cfg.rational_init
         options = dict(
-            basis="rational", sharing="group", groups=cfg.groups, base_activation="none", rational_init=init, bias=bias
+            basis="rational",
+            sharing="group",
+            groups=cfg.groups,
+            base_activation="none",
+            rational_init=init,
+            bias=bias,
+            kernel=cfg.kernel,
         )
         specs[role] = LayerSpec(i, o, options)
     return specs
