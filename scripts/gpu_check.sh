@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # GPU check (issue 12), <= 8 minutes on one H100/H200:
 #   1. set up (pip install -e '.[gpu,dev]'; offline machines keep their own torch/triton);
-#   2. the CUDA tests (compiled Triton kernels against the torch path);
+#   2. the CUDA tests (compiled Triton kernels against the torch path: B-spline layers, group-rational units);
 #   3. kanformer bench-layer --device cuda --dtype bf16 at 8192x768 and 16384x1024
-#      (torch path eager and fused, Triton path, efficient-kan formulation, nn.Linear, MLP FFN d-4d-d);
+#      (torch path eager and fused, Triton path, efficient-kan formulation, nn.Linear, MLP FFN d-4d-d;
+#      grkan's group-rational units alone: torch.compile's code against the Triton kernel);
 #   4. kanformer bench of GPT-2 (124M config), BERT-base and ViT-B/16 (random weights), variants
 #      original, kan-warm, kan-match-params, grkan-warm with kernel=auto (Triton where it applies);
 #   5. reports/perf/gpu.md and gpu.json: GPU, driver, torch and triton versions, all tables.
@@ -28,7 +29,8 @@ KF=("$PY" -m kanformer)
 "$PY" -c "import torch, triton; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(), torch.__version__, triton.__version__)" || exit 1
 
 step "CUDA tests"
-KANFORMER_REQUIRE_CUDA=1 timeout 150 "$PY" -m pytest tests/layers/test_triton_cuda.py -q -rs -p no:cacheprovider \
+KANFORMER_REQUIRE_CUDA=1 timeout 150 "$PY" -m pytest tests/layers/test_triton_cuda.py tests/layers/test_rational_triton.py \
+    -q -rs -p no:cacheprovider \
     2>&1 | tee "$WORK/tests.log"
 tests_rc=${PIPESTATUS[0]}
 

@@ -9,7 +9,9 @@ Compared at each shape (tokens, d):
     tensor, then one dense matmul (written below as the baseline; same maths and
     parameters as efficient-kan's KANLinear, incl. its per-edge spline scaler);
   * nn.Linear d -> d;
-  * an MLP feed-forward block d -> 4d -> d with GELU (about the KAN layer's parameters).
+  * an MLP feed-forward block d -> 4d -> d with GELU (about the KAN layer's parameters);
+  * with the Triton kernels, also KAT's group-rational activation alone (the unit of a grkan
+    layer, 8 groups): the torch path (compiled with ``fused``) against the Triton kernel.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import KANLinear
+from ..layers.basis.rational import RationalBasis
 from .measure import peak_bytes, saved_bytes, time_fn
 
 
@@ -70,6 +73,31 @@ class MLPFeedForward(nn.Module):
         return self.fc2(F.gelu(self.fc1(x)))
 
 
+class GroupRationalUnits(nn.Module):
+    """KAT's group-rational activation alone, (N, d) -> (N, d), run as a grkan KANLinear runs it: the
+    torch path (fp32, compiled when ``fused``) or the Triton kernel (``triton``, reading the input
+    in its dtype). Under autocast the input is first cast to the autocast dtype, as the unit of
+    a grkan layer receives the previous Linear's output."""
+
+    def __init__(self, d: int, groups: int = 8, fused: bool = True, triton: bool = False) -> None:
+        super().__init__()
+        opts = dict(grid_size=1, spline_order=1, grid_range=(-1.0, 1.0))  # unused by the rational basis
+        self.basis = RationalBasis(d, groups, fused=fused, **opts)
+        self.coefficients = nn.Parameter(self.basis.reference_coefficients().float().repeat(groups, 1))
+        self.triton = triton
+
+    def forward(self, x: Tensor) -> Tensor:
+        dev = x.device.type
+        dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+        x = x.to(dtype)
+        if self.triton:
+            from ..layers.kernels.rational_triton import group_rational
+
+            return group_rational(x, self.coefficients, self.basis.denominator)
+        return self.basis.units(x.float(), self.coefficients).to(dtype)
+
+
+UNITS_TRITON = "grkan units d (triton)"
 BASELINE = "efficient-kan formulation"
 
 
@@ -93,6 +121,9 @@ def implementations(
         impls["kanformer KANLinear (fused)"] = KANLinear(d, d, fused=True, **kan)
     if triton:
         impls[TRITON] = KANLinear(d, d, kernel="triton", **kan)
+        groups = math.gcd(d, 8)
+        impls[f"grkan units d (torch, {'fused' if fused else 'eager'})"] = GroupRationalUnits(d, groups, fused=fused)
+        impls[UNITS_TRITON] = GroupRationalUnits(d, groups, triton=True)
     impls[BASELINE] = EfficientKANFormulation(d, d, **kan)
     impls["nn.Linear"] = nn.Linear(d, d)
     impls["MLP FFN d-4d-d"] = MLPFeedForward(d, 4 * d)

@@ -44,6 +44,7 @@ from .knots import adaptive_grid, extend_knots, interior, refine_grid, uniform_k
 
 SHARING = ("edge", "group")
 FUSED_BASES = ("bspline", "rational")
+TRITON_LAYERS = (("bspline", "edge"), ("rational", "group"))  # (basis, sharing) with Triton kernels
 SPLINE_INIT = ("noise", "zero")
 
 
@@ -83,7 +84,8 @@ class KANLinear(nn.Module):
             for the other bases). Compilation costs seconds once per process and layer width;
             where it fails the layer runs eager after one warning.
         kernel: "torch" (the default), "triton" (fused Triton kernels for basis="bspline",
-            sharing="edge" on uniform knots: CUDA tensors, ``pip install kanformer[gpu]``) or
+            sharing="edge" on uniform knots, and for the group-rational units of basis="rational",
+            sharing="group" (KAT; the Linear runs in torch): CUDA tensors, ``pip install kanformer[gpu]``) or
             "auto" (Triton on CUDA tensors where it is installed and supported, else torch).
             With "triton", knots made non-uniform by :meth:`update_grid` and float64 inputs run
             the torch path after one warning. The Triton kernels are torch.library ops:
@@ -147,10 +149,11 @@ class KANLinear(nn.Module):
             )
         _require(kernel in KERNELS, "kernel", kernel, f"choose one of {list(KERNELS)}")
         if kernel == "triton":
-            if basis != "bspline" or sharing != "edge":
+            if (basis, sharing) not in TRITON_LAYERS:
                 raise ValueError(
                     f'kernel="triton" is invalid for basis={basis!r}, sharing={sharing!r}: the Triton kernels cover '
-                    'basis="bspline" with sharing="edge"; use kernel="torch" (or "auto") for this layer'
+                    'basis="bspline" with sharing="edge" and basis="rational" with sharing="group"; use kernel="torch" '
+                    '(or "auto") for this layer'
                 )
             require_triton()
         self.kernel = kernel
@@ -261,16 +264,16 @@ class KANLinear(nn.Module):
     def _use_triton(self, x: Tensor) -> bool:
         """Whether this forward runs the Triton kernels (see ``kernel``)."""
         kernel = getattr(self, "kernel", "torch")  # layers pickled before the option existed
-        if kernel == "torch" or self.sharing != "edge" or not isinstance(self.basis, BSplineBasis):
+        if kernel == "torch" or (self.basis.name, self.sharing) not in TRITON_LAYERS:
             return False
         if kernel == "triton":
             check_triton(x.device)
         elif not (triton_available() and x.device.type == "cuda" and triton_device_ok(x.device)):
             return False
         why = None
-        if x.dtype == torch.float64 or self.spline_weight.dtype == torch.float64:
+        if x.dtype == torch.float64 or self._weight_dtype() == torch.float64:
             why = "float64 is not supported by the Triton kernels"
-        elif not self.basis.uniform:
+        elif self.sharing == "edge" and not self.basis.uniform:
             why = "the knots are not uniform (moved by update_grid with grid_eps < 1)"
         if why is None:
             return True
@@ -293,7 +296,7 @@ class KANLinear(nn.Module):
 
     def _forward2d(self, x: Tensor, dtype: torch.dtype) -> Tensor:
         if self._use_triton(x):
-            return self._forward_triton(x, dtype)
+            return self._forward_triton(x, dtype) if self.sharing == "edge" else self._forward_units_triton(x, dtype)
         xb = x.to(compute_dtype(x))
         bias = self.bias.to(dtype) if self.bias is not None else None
         if self.sharing == "edge":
@@ -308,6 +311,20 @@ class KANLinear(nn.Module):
         """Group sharing: u_i = base(x_i) + phi_{g(i)}(x_i), (N, C) -> (N, C)."""
         u = self.basis.units(x, self.coefficients)
         return u + self._act(x) if self._act else u
+
+    def _forward_units_triton(self, x: Tensor, dtype: torch.dtype) -> Tensor:
+        """Group sharing with the group-rational Triton kernel: (N, I) -> (N, O) in ``dtype``."""
+        from .kernels.rational_triton import group_rational
+
+        # The kernel computes in fp32 from any input dtype: half activations that the Linear takes in
+        # their own dtype are read as they are (half the traffic, and only x is saved for backward).
+        if self._act is not None or x.dtype != dtype:
+            x = x.to(compute_dtype(x))
+        u = group_rational(x, self.coefficients, self.basis.denominator)
+        if self._act is not None:
+            u = u + self._act(x)
+        bias = self.bias.to(dtype) if self.bias is not None else None
+        return F.linear(u.to(dtype), self.weight.to(dtype), bias)
 
     def edge_functions(self, x: Tensor) -> Tensor:
         """Every edge function phi_ij(x_i) incl. its base term: (N, I) -> (N, O, I).

@@ -91,7 +91,8 @@ class KANFFNConfig:
     )
     kernel: str = setting(
         "torch",
-        "torch | triton | auto: triton runs fused Triton kernels for form=kan, basis=bspline, sharing=edge on CUDA "
+        "torch | triton | auto: triton runs fused Triton kernels for form=kan, basis=bspline, sharing=edge and for "
+        "group-rational units (form=grkan, or form=kan with basis=rational, sharing=group) on CUDA "
         "(pip install kanformer[gpu]); auto uses them on CUDA where installed",
         choices=_kernels,
     )
@@ -139,8 +140,13 @@ class KANFFNConfig:
             if self.calibrate != "none" and self.form == "kan" and self.basis != "bspline":
                 out.append(problem(self, "calibrate", "form=kan calibrates B-spline grids: needs basis=bspline"))
         if not invalid & {"kernel", "form", "basis", "sharing"} and self.kernel == "triton":
-            if not (self.form == "kan" and self.basis == "bspline" and self.sharing == "edge"):
-                msg = "triton covers form=kan with basis=bspline and sharing=edge; use torch or auto"
+            from ..layers.kan_linear import TRITON_LAYERS
+
+            if not (self.form == "grkan" or (self.form == "kan" and (self.basis, self.sharing) in TRITON_LAYERS)):
+                msg = (
+                    "triton covers form=grkan, and form=kan with basis=bspline, sharing=edge or basis=rational, "
+                    "sharing=group; use torch or auto"
+                )
                 out.append(problem(self, "kernel", msg))
         return out
 

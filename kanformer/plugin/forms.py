@@ -70,6 +70,7 @@ def kan_form(cfg: KANFFNConfig, d: int, h: int, act: str, gated: bool, warm: boo
         common["kernel"] = cfg.kernel if cfg.sharing == "edge" else "torch"
     if cfg.basis == "rational":
         common["rational_init"] = cfg.rational_init
+        common["kernel"] = cfg.kernel if cfg.sharing == "group" else "torch"
     specs = {}
     for role, (i, o) in _roles(d, h, gated).items():
         base = cfg.base_activation
@@ -96,6 +97,7 @@ def grkan_form(
             rational_init=init,
             bias=bias,
             fused=cfg.fused,
+            kernel=cfg.kernel,
         )
         specs[role] = LayerSpec(i, o, options)
     return specs

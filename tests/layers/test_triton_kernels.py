@@ -181,7 +181,7 @@ def test_invalid_kernel_options() -> None:
     with pytest.raises(ValueError, match='use kernel="torch"'):
         KANLinear(4, 4, basis="rbf", kernel="triton")
     with pytest.raises(ValueError, match="kernel"):
-        KANFFNConfig(kernel="triton", form="grkan")
+        KANFFNConfig(kernel="triton", basis="rbf")  # form=grkan: tests/layers/test_rational_triton.py
     with pytest.raises(ValueError, match="kernel"):
         KANFFNConfig(kernel="fast")
     assert KANFFNConfig().kernel == "torch" and KANLinear(4, 4).kernel == "torch"

@@ -2,7 +2,8 @@
 
 :func:`triton_available` says whether Triton imports; :func:`check_triton` raises the
 ValueError that says what to do when ``kernel="triton"`` cannot run on a tensor. The
-kernels themselves live in :mod:`.bspline_triton`, imported on first use so that
+kernels themselves live in :mod:`.bspline_triton` (per-edge B-spline layers) and
+:mod:`.rational_triton` (group-rational units), imported on first use so that
 ``TRITON_INTERPRET=1`` (Triton's CPU interpreter, used by the tests) can be set before.
 """
 
