@@ -75,8 +75,8 @@ FFN_PRESETS: dict[str, dict[str, Any]] = {
     # pretrained models: start from the original FFN's function
     "kan-warm": {"form": "kan", "init": "warm"},
     # at the MLP's parameter count, width beats grid resolution when fitting a pretrained MLP: G=1, K=1
-    # (h=512 on MiniLM) keeps the unseen articles' embeddings at cos 0.92, pykan's G=5, K=3 (h=171) at
-    # 0.82 (reports/distill/fidelity.md)
+    # (h=512 on MiniLM) keeps unseen articles' embeddings at cos 0.93, pykan's G=5, K=3 (h=171) at
+    # 0.77-0.82 (reports/distill/fidelity.md)
     "kan-distill": {"form": "kan", "hidden": "match-params", "init": "distill", "grid_size": 1, "spline_order": 1},
     "grkan": {"form": "grkan"},
     # KAT's recipe: rational units fitted to the activation on the pre-activations they see
