@@ -58,6 +58,10 @@ def _with_fallback(fn: Callable, what: str, token_args: tuple[int, ...]) -> Call
                 seen.add(key)
                 return out
             except Exception as err:
+                if "dispatch mode" in str(err):
+                    # Under a torch dispatch mode (FlopCounterMode in `kanformer inspect`/bench) dynamo does
+                    # not trace: this call runs eager; it is no reason to leave every later call eager.
+                    return fn(*args)
                 if type(err).__name__ == "FailOnRecompileLimitHit":
                     # More layer widths than dynamo keeps kernels for (its recompile_limit): the widths
                     # compiled so far stay compiled, the others run eager without asking dynamo again
