@@ -30,6 +30,7 @@ from torch import nn
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..layers.compiled import eager_kernels
 from ..plugin import KANFFNConfig, kanify
 from ..plugin.adapters import FFNAdapter, adapter_for, find_blocks, is_projection, widths
 from ..plugin.kanify import FIT_KEYS, start_fit
@@ -60,7 +61,7 @@ def _count_flops(model: nn.Module, inputs: Mapping[str, torch.Tensor]) -> FlopCo
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
+        with torch.no_grad(), eager_kernels(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
             model(**inputs)
     finally:
         model.train(was_training)

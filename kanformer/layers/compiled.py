@@ -12,8 +12,9 @@ tests, single-sample inference) stay eager and never compile.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -58,10 +59,6 @@ def _with_fallback(fn: Callable, what: str, token_args: tuple[int, ...]) -> Call
                 seen.add(key)
                 return out
             except Exception as err:
-                if "dispatch mode" in str(err):
-                    # Under a torch dispatch mode (FlopCounterMode in `kanformer inspect`/bench) dynamo does
-                    # not trace: this call runs eager; it is no reason to leave every later call eager.
-                    return fn(*args)
                 if type(err).__name__ == "FailOnRecompileLimitHit":
                     # More layer widths than dynamo keeps kernels for (its recompile_limit): the widths
                     # compiled so far stay compiled, the others run eager without asking dynamo again
@@ -95,13 +92,28 @@ def _signature(args: tuple, token_args: tuple[int, ...]) -> tuple:
     return tuple(out)
 
 
+_EAGER = {"depth": 0}
+
+
+@contextlib.contextmanager
+def eager_kernels() -> Iterator[None]:
+    """Run every kernel eagerly inside the block, e.g. under a torch dispatch mode (FlopCounterMode):
+    dynamo refuses to trace there, and a refused call would leave the compiled kernel unusable for the
+    rest of the process (its frames are then skipped), i.e. every later call eager."""
+    _EAGER["depth"] += 1
+    try:
+        yield
+    finally:
+        _EAGER["depth"] -= 1
+
+
 def maybe_compiled(fn: Callable, fused: bool, what: str, token_args: tuple[int, ...] = (0,)) -> Callable:
     """``fn`` compiled by torch.compile when ``fused`` (once per process and layer width), else ``fn``.
 
     ``token_args``: positions of the arguments whose first axis is the token axis (dynamic).
     Inside an outer torch.compile the eager function is returned: the outer graph fuses it.
     """
-    if not fused or torch.compiler.is_compiling():
+    if not fused or torch.compiler.is_compiling() or _EAGER["depth"]:
         return fn
     if fn not in _CACHE:
         _CACHE[fn] = _with_fallback(fn, what, token_args)

@@ -72,10 +72,12 @@ def _flops(specs: dict[str, LayerSpec], gated: bool) -> int:
     """Matmul FLOPs per token of a KAN FFN (torch.utils.flop_counter)."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    from ..layers.compiled import eager_kernels
+
     with torch.device("meta"):
         layers = build_layers(specs)
         x = torch.zeros(1, specs["up"].in_features)
-        with FlopCounterMode(display=False) as counter:
+        with eager_kernels(), FlopCounterMode(display=False) as counter:
             h = layers["up"](x)
             if gated:
                 h = h * layers["gate"](x)

@@ -110,18 +110,17 @@ def test_widths_past_the_recompile_limit_run_eager(
     torch._dynamo.reset()
 
 
-def test_a_dispatch_mode_runs_eager_and_leaves_the_kernels_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """dynamo refuses to trace under a torch dispatch mode (FlopCounterMode in kanformer inspect and bench):
-    that call runs eager, without the "unavailable" warning, and later calls still use the compiled kernel
-    (before, one bench left every later call eager: the quickstart's grkan-warm seed 1 trained eager)."""
+def test_flop_counting_runs_eager_and_leaves_the_kernels_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dynamo refuses to trace under FlopCounterMode, and a refused call leaves the compiled kernel unusable
+    (every later call eager: the quickstart's grkan-warm seed 1 trained eager after seed 0's bench). FLOP
+    counting (kanformer inspect, bench) runs the kernels eager; later calls use the compiled kernel."""
+    from kanformer.bench.inspect import _count_flops
+
     calls: list[str] = []
 
     def fake_compile(fn, **_: object):
         def run(*args: object) -> object:
             calls.append(fn.__name__)
-            if len(calls) == 1:
-                raise RuntimeError("torch.compile with fullgraph=True found no compiled frames: non-infra torch "
-                                   "dispatch mode present, this is not supported today in torch.compile")  # fmt: skip
             return fn(*args)
 
         return run
@@ -129,12 +128,18 @@ def test_a_dispatch_mode_runs_eager_and_leaves_the_kernels_compiled(monkeypatch:
     monkeypatch.setattr(compiled, "_CACHE", {})
     monkeypatch.setattr(torch, "compile", fake_compile)
     layer = KANLinear(12, 5, basis="rational", sharing="group", groups=4, fused=True)
-    eager = KANLinear(12, 5, basis="rational", sharing="group", groups=4)
-    eager.load_state_dict(layer.state_dict())
+    calls.clear()  # construction evaluates the units once
     x = torch.randn(64, 12)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.testing.assert_close(layer(x), eager(x))
-        torch.testing.assert_close(layer(x), eager(x))
-    assert len(calls) >= 2  # the call after the refused one went to the compiled kernel again
-    assert not [w for w in caught if "fused" in str(w.message)], [str(w.message) for w in caught]
+    counter = _count_flops(_Wrap(layer), {"x": x})
+    assert counter.get_total_flops() > 0 and calls == []
+    layer(x)
+    assert calls == ["_units"]
+
+
+class _Wrap(torch.nn.Module):
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
