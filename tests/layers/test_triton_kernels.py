@@ -15,6 +15,7 @@ import warnings
 
 import pytest
 import torch
+from recording_backend import recording_backend
 
 from kanformer import KANLinear
 from kanformer.layers import kernels
@@ -241,21 +242,6 @@ def test_opcheck(base: bool) -> None:
         assert set(result.values()) == {"SUCCESS"}, (op, result)
 
 
-def _recording_backend(graphs: dict[str, list[str]]):  # noqa: ANN202
-    """An aot_eager-like torch.compile backend that records the ops of the forward and backward graphs."""
-    from functorch.compile import make_boxed_func
-    from torch._dynamo.backends.common import aot_autograd
-
-    def record(kind: str):  # noqa: ANN202
-        def compiler(gm: torch.fx.GraphModule, _inputs: list) -> object:
-            graphs[kind] += [str(n.target) for n in gm.graph.nodes if n.op == "call_function"]
-            return make_boxed_func(gm.forward)
-
-        return compiler
-
-    return aot_autograd(fw_compiler=record("forward"), bw_compiler=record("backward"))
-
-
 @pytest.mark.parametrize("autocast", [None, torch.bfloat16], ids=["fp32", "autocast-bf16"])
 def test_compile_fullgraph_matches_eager(autocast: torch.dtype | None) -> None:
     """A KAN FFN (two kernel="triton" layers) compiles with fullgraph=True, i.e. without a graph break;
@@ -266,7 +252,7 @@ def test_compile_fullgraph_matches_eager(autocast: torch.dtype | None) -> None:
     torch.manual_seed(0)
     ffn = KAN([12, 20, 12], grid_size=4, kernel="triton")
     graphs: dict[str, list[str]] = {"forward": [], "backward": []}
-    compiled = torch.compile(ffn, fullgraph=True, backend=_recording_backend(graphs))
+    compiled = torch.compile(ffn, fullgraph=True, backend=recording_backend(graphs))
     x = torch.randn(2, 5, 12) * 1.5
     g = torch.randn(2, 5, 12)
     runs = []
