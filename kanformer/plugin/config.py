@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..settings import at_least, between, problem, setting, validate
+from ..settings import above, at_least, between, problem, setting, validate
 
 FORMS = ("kan", "grkan")
 INITS = ("scratch", "warm", "distill")
@@ -111,6 +111,12 @@ class KANFFNConfig:
         0,
         "init=distill: steps matching every layer's hidden states to the original model's after",
         check=at_least(0),
+    )
+    distill_e2e_lr: float = setting(
+        1e-4,
+        "init=distill: Adam learning rate of the end-to-end stage (1e-3 wrecks a pretrained MiniLM's start; "
+        "reports/distill/fidelity.md)",
+        check=above(0.0),
     )
     scratch_scale: str | float = setting(
         "match",

@@ -43,7 +43,9 @@ def start_fit(record: Mapping[str, Any]) -> tuple[list[float] | None, str | None
 
 
 def _distill_settings(cfg: KANFFNConfig, rows: int) -> DistillSettings:
-    return DistillSettings(rows=rows, steps=cfg.distill_steps, e2e_steps=cfg.distill_e2e_steps)
+    return DistillSettings(
+        rows=rows, steps=cfg.distill_steps, e2e_steps=cfg.distill_e2e_steps, e2e_lr=cfg.distill_e2e_lr
+    )
 
 
 def select_layers(layers: str | list[int], n: int) -> list[int]:

@@ -140,6 +140,9 @@ def test_distill_end_to_end_lowers_the_hidden_state_error() -> None:
     both = kanify(copy.deepcopy(base), cfg.replace(distill_e2e_steps=40), data=data)
     first, last = both.config.kanformer["distill_e2e_loss"]
     assert last < first
+    # the learning rate is the config's: a far larger one ends elsewhere
+    wild = kanify(copy.deepcopy(base), cfg.replace(distill_e2e_steps=40, distill_e2e_lr=0.3), data=data)
+    assert wild.config.kanformer["distill_e2e_loss"][-1] != pytest.approx(last, rel=1e-3)
 
     def error(model: torch.nn.Module) -> float:
         with torch.no_grad():
