@@ -13,6 +13,6 @@ case "${1:-}" in
   --quick) tier=(-m "not slow and not e2e and not compile"); shift ;;
   --all) tier=(-m ""); shift ;;
 esac
-ruff check kanformer tests
-ruff format --check kanformer tests
+ruff check kanformer tests scripts
+ruff format --check kanformer tests scripts
 python -m pytest ${tier[@]+"${tier[@]}"} "$@"
