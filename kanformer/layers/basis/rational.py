@@ -147,8 +147,10 @@ def fit_rational(
     powers = torch.stack([x**i for i in range(m + 1)], 1)
 
     def solve(cols: Tensor, driver: str = "gelsd") -> Tensor:
-        # gelsd: the minimum-norm solution, deterministic even when columns repeat
-        # (for odd targets -f|x|^i duplicates x^(i+1)); gelsy: a basic solution.
+        # SVD drivers only (gelsd, gelss): minimum-norm solutions even when columns repeat (for odd
+        # targets -f|x|^i duplicates x^(i+1)), and bit-identical on every call. gelsy (pivoted QR) is
+        # not: MKL picks its code path by buffer alignment, and LBFGS carried the last-bit differences
+        # into the coefficients, so grkan's warm start (and a fine-tune from it) changed between runs.
         return torch.linalg.lstsq(cols, y.unsqueeze(1), driver=driver).solution.squeeze(1)
 
     # Two starts: the best polynomial (Q = 1), and the linearised rational fit
@@ -160,7 +162,7 @@ def fit_rational(
         starts.append((torch.tensor(ga, **cpu), torch.tensor(gb, **cpu)))
     if n:
         cols = torch.cat([powers, torch.stack([-y * x.abs() ** (i + 1) for i in range(n)], 1)], 1)
-        for driver in ("gelsd", "gelsy"):
+        for driver in ("gelsd", "gelss"):
             lin = solve(cols, driver)
             starts.append((lin[: m + 1], lin[m + 1 :].abs()))
     err = lambda ab: (rational(x, *ab) - y).abs().max().item()  # noqa: E731
