@@ -28,6 +28,7 @@ from kanformer.tasks import get_task, load_splits
 
 # The quickstart's distillation budget (configs/quickstart.yaml): 4096 tokens per block, 100 Adam steps.
 BUDGET = {"distill_rows": 4096, "distill_steps": 100}
+E2E = "B-spline G=1 K=1, the preset's budget + 200 end-to-end steps, 512 articles"
 VARIANTS = {
     "B-spline G=5 K=3 (pykan's default)": {"hidden": "match-params", "init": "distill", **BUDGET},
     "B-spline G=3 K=3": {"hidden": "match-params", "init": "distill", "grid_size": 3, **BUDGET},
@@ -45,7 +46,7 @@ VARIANTS = {
         "grid_size": 1,
         "spline_order": 1,
     },  # fmt: skip
-    "B-spline G=1 K=1, the preset's budget + 200 end-to-end steps, 512 articles": {
+    E2E: {
         "hidden": "match-params",
         "init": "distill",
         "grid_size": 1,
@@ -56,7 +57,7 @@ VARIANTS = {
 }
 # Rows that get more training articles than --fit-texts: the end-to-end stage cycles through
 # its data, and 128 articles would be 25 passes in 200 steps.
-FIT_TEXTS = {"B-spline G=1 K=1, the preset's budget + 200 end-to-end steps, 512 articles": 512}
+FIT_TEXTS = {E2E: 512}
 
 
 def main(argv: list[str]) -> int:
