@@ -9,13 +9,12 @@ the module is skipped with its reason.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import textwrap
 import warnings
 
 import pytest
 import torch
+from hopper_build import assert_builds_for_hopper
 from recording_backend import recording_backend
 
 from kanformer import KANLinear
@@ -382,13 +381,8 @@ def test_bench_layer_measures_the_units() -> None:
 def test_kernels_compile_for_hopper() -> None:
     """The kernels compile (Triton -> PTX -> cubin with the bundled ptxas) for sm_90, no GPU needed:
     the interpreter alone would not catch code that only the compiler rejects."""
-    script = textwrap.dedent(
+    assert_builds_for_hopper(
         """
-        import os
-        os.environ.pop("TRITON_INTERPRET", None)
-        import triton
-        from triton.backends.compiler import GPUTarget
-        from triton.compiler import ASTSource
         from kanformer.layers.kernels import rational_triton as rt
 
         X, F32 = "*bf16", "*fp32"
@@ -400,16 +394,6 @@ def test_kernels_compile_for_hopper() -> None:
              {"x_ptr": X, "dy_ptr": X, "a_ptr": F32, "b_ptr": F32, "dx_ptr": X, "part_ptr": F32, **ints, "ROWS": "i32"},
              {**consts, "NCP": 16}),
         ]
-        for kern, sig, consts in kernels:
-            sig = {**sig, **{k: "constexpr" for k in consts}}
-            src = ASTSource(fn=kern.fn, signature=sig, constexprs=consts)
-            out = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 8, "num_stages": 3})
-            assert "cubin" in out.asm, kern.fn.__name__
-        print("compiled")
-        """
+        """,
+        num_warps=8,
     )
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
-    if proc.returncode != 0 and "ptxas" in proc.stderr and "not found" in proc.stderr.lower():
-        pytest.skip(f"no ptxas to build cubins here: {proc.stderr[-300:]}")
-    assert proc.returncode == 0 and "compiled" in proc.stdout, proc.stderr[-3000:]
