@@ -4,7 +4,8 @@
 
 Every FFN of the real all-MiniLM-L6-v2 is replaced at the MLP's parameter count, started by
 distillation (per-edge B-spline KANs of several grid sizes and orders) or by KAT's calibrated
-warm start (grkan), with the training articles as data; the measure is the cosine similarity of
+warm start (grkan), with the training articles as data; control rows distil group-rational FFNs
+(MLPs with KAT's units) of several widths below the MLP's; the measure is the cosine similarity of
 the held-out articles' mean-pooled embeddings to the original's (kanformer.bench.fidelity).
 Writes fidelity.json and fidelity.md (atomically) with the command, hardware and versions.
 """
@@ -54,6 +55,18 @@ VARIANTS = {
         "distill_e2e_steps": 200,
     },  # fmt: skip
     "grkan-warm (KAT, calibrated)": {"form": "grkan", "init": "warm", "calibrate": "range", "distill_rows": 4096},
+    # Controls: what width alone buys. A group-rational FFN is an MLP with KAT's learnable activation
+    # (one rational unit per group of channels, no per-edge functions); distilled the same way at the
+    # per-edge KAN's width and wider, with fewer parameters than the MLP.
+    **{
+        f"control: group-rational FFN (an MLP, no per-edge functions) at h={h}, distilled": {
+            "form": "grkan",
+            "hidden": h,
+            "init": "distill",
+            **BUDGET,
+        }
+        for h in (512, 768, 1024)
+    },
 }
 # Rows that get more training articles than --fit-texts: the end-to-end stage cycles through
 # its data, and 128 articles would be 25 passes in 200 steps.
@@ -103,7 +116,8 @@ def main(argv: list[str]) -> int:
         "Distillation budget: the quickstart's (4096 tokens per block, 100 Adam steps, no end-to-end stage) "
         "unless the row says the preset's own (KANFFNConfig defaults: 16384 tokens per block, up to 300 steps); "
         "the end-to-end row trains every KAN FFN together for 200 Adam steps (lr 1e-4, batches of 16 articles) "
-        "on all layers' hidden states, with 512 training articles as kanify's data.",
+        "on all layers' hidden states, with 512 training articles as kanify's data. The control rows are not at "
+        "the MLP's parameter count: they show how fidelity grows with the FFN's width when no edge carries a function.",
         "",
         *lines,
         "",

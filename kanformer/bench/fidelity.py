@@ -95,7 +95,7 @@ def fidelity_table(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown table of :func:`embedding_fidelity` results, one row each (with a ``variant`` name);
     scripts/distill_fidelity.py writes it and README.md quotes it (tests/test_readme.py checks)."""
     return table(
-        ["start (every FFN at the MLP's parameter count)", "hidden", "FFN params", "held-out R² per layer",
+        ["start (every FFN replaced)", "hidden", "FFN params", "held-out R² per layer",
          "mean cos", "min cos", "kanify s"],
         [[r["variant"], str(r["hidden"]), f"{r['ffn_params_ratio']:.3f}×",
           " ".join(f"{v:.2f}" for v in r["distill_r2"]) if r["distill_r2"] else "-",

@@ -8,6 +8,8 @@
       original: none
       kan-warm: {form: kan, init: warm}
       kan-fast: {ffn: {form: kan}, train: {kan_lr: 1.0e-3}}   # FFN spec + training overrides of this variant
+      original-long: {ffn: none, train: {max_steps: 180}}
+      kan-long: {ffn: {form: kan}, train: {max_steps: 180}, baseline: original-long}  # compared with original-long
     experiments:                                 # each expands to models x tasks x variants x seeds
       - models: [minilm]
         tasks: [bbc-news]
@@ -60,6 +62,9 @@ class CompareConfig:
     raw: dict[str, Any] = field(default_factory=dict)
     variant_train: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Training overrides of a variant (e.g. its own kan_lr), applied over the experiment's."""
+    baselines: dict[str, str] = field(default_factory=dict)
+    """The original variant a variant is compared with, where it is not the default one (``original``):
+    e.g. a KAN variant trained longer is compared with the original trained as long."""
 
 
 @dataclass
@@ -171,10 +176,13 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
     variants: dict[str, dict[str, Any] | None] = {}
     declared = _mapping(data.get("variants"), "variants", problems)
     variant_train: dict[str, dict[str, Any]] = {}
+    baselines: dict[str, Any] = {}
     variant_train_ok: set[str] = set()  # variants whose own train overrides are valid
     for vname, spec in declared.items():
         vname = str(vname)
-        if isinstance(spec, Mapping) and set(spec) and set(spec) <= {"ffn", "train"}:
+        if isinstance(spec, Mapping) and set(spec) and set(spec) <= {"ffn", "train", "baseline"}:
+            if "baseline" in spec:
+                baselines[vname] = spec["baseline"]
             variant_train[vname] = _mapping(spec.get("train"), f"variant {vname!r} train", problems)
             before = len(problems)
             if variant_train[vname]:
@@ -249,6 +257,8 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
         if data_dir is not None and not Path(str(data_dir)).expanduser().is_dir():
             problems.append(f"{where}: data_dir {data_dir!r} is not a directory")
         experiments.append(Experiment(models, task_names, names, exp_seeds, exp_train, exp_bench, data_dir))
+    for vname, base in baselines.items():
+        problems += _check_baseline(vname, base, variants, experiments)
     if problems:
         raise SettingsError("comparison config", problems)
     used = {v for e in experiments for v in e.variants}
@@ -259,7 +269,21 @@ def parse_compare_config(data: Mapping[str, Any], default_name: str = "compare")
         description=str(data.get("description") or "").strip(),
         raw=dict(data),
         variant_train={k: v for k, v in variant_train.items() if k in used and v},
+        baselines={k: v for k, v in baselines.items() if k in used},
     )
+
+
+def _check_baseline(
+    vname: str, base: Any, variants: dict[str, dict[str, Any] | None], experiments: list[Experiment]
+) -> list[str]:
+    """A declared baseline must be an original (ffn: none) variant run wherever ``vname`` runs."""
+    originals = sorted(k for k, v in variants.items() if v is None and k in variants)
+    if not isinstance(base, str) or base not in variants or variants[base] is not None:
+        return [f"variant {vname!r}: baseline={base!r} must name an original (ffn: none) variant, e.g. {originals}"]
+    missing = [i for i, e in enumerate(experiments) if vname in e.variants and base not in e.variants]
+    if missing:
+        return [f"variant {vname!r}: its baseline {base!r} must be listed in experiments{missing} as well"]
+    return []
 
 
 def load_compare_config(path: str) -> CompareConfig:

@@ -132,9 +132,14 @@ def _run_record(
 
 
 def _bench(spec: RunSpec, model: Any, path: Path) -> dict[str, Any]:
+    """Bench the run's model; a kanified one together with the original model, measured just before it
+    in the same call ("paired_original"): the report reads speed ratios against that pair, because two
+    benches taken minutes apart carry the machine's drift (on a shared 2-core VM two variants of one
+    structure, benched after their fine-tunes, came out x0.78 and x0.99 of the same original)."""
     from ..bench.model import BenchSettings, bench_model
 
     settings = from_settings(BenchSettings, spec.bench, what="bench")
+    paired = bench_model(_fresh_model(spec, None), settings) if spec.ffn is not None else None
     record = {
         "model": spec.model,
         "task": spec.task,
@@ -142,6 +147,7 @@ def _bench(spec: RunSpec, model: Any, path: Path) -> dict[str, Any]:
         "settings": dict(spec.bench),
         "ffn": spec.ffn,
         **bench_model(model, settings),
+        "paired_original": paired,
     }
     atomic_write_json(path, record)
     return record
@@ -154,7 +160,8 @@ def _bench_done(path: Path, spec: RunSpec) -> bool:
         record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return record.get("settings") == dict(spec.bench) and record.get("ffn") == spec.ffn
+    paired = spec.ffn is None or record.get("paired_original") is not None  # older records: bench again
+    return paired and record.get("settings") == dict(spec.bench) and record.get("ffn") == spec.ffn
 
 
 def run_compare(
@@ -257,15 +264,24 @@ def _model_for_bench(spec: RunSpec, run_dir: Path) -> Any:
     """The run's saved model, or (save_model: false) the same structure freshly built: speed and
     memory do not depend on the trained values."""
     from ..models import load_model
-    from ..plugin import KANFFNConfig, kanify
-    from ..tasks import get_task
 
     if (run_dir / "model" / "config.json").is_file():
         return load_model(str(run_dir / "model"))
+    return _fresh_model(spec, spec.ffn)
+
+
+def _fresh_model(spec: RunSpec, ffn: dict[str, Any] | None) -> Any:
+    """The run's model with its task head, kanified with ``ffn`` (None: the original), untrained;
+    its embeddings sized to the tokenizer as the fine-tune sizes them (:func:`load_processor`)."""
+    from ..models import load_model, load_processor
+    from ..plugin import KANFFNConfig, kanify
+    from ..tasks import get_task
+
     task = get_task(spec.task)
     model = load_model(spec.model, head=task.head, num_labels=task.num_labels)
-    if spec.ffn is not None:
-        kanify(model, KANFFNConfig.from_dict(spec.ffn).without_data())
+    load_processor(spec.model, model)
+    if ffn is not None:
+        kanify(model, KANFFNConfig.from_dict(ffn).without_data())
     return model
 
 

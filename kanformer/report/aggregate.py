@@ -75,14 +75,22 @@ def _fit(group: list[dict[str, Any]]) -> dict[str, Any]:
     return {"fit_r2": r2, "fit_r2_kind": kind, "distill_seconds": record.get("distill_seconds")}
 
 
-def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], originals: set[str]) -> list[dict[str, Any]]:
+def summarize(
+    runs: list[dict[str, Any]],
+    benches: list[dict[str, Any]],
+    originals: set[str],
+    baselines: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """One row per model x task x variant, in the order the runs came.
 
     Each row: metric mean, sample std (None for one seed) and n over seeds; ``delta`` vs
-    the original variant of the same model and task, with ``noise`` (2 standard errors of
+    the original variant of the same model and task (``baseline``: its name; the variant's own
+    entry in ``baselines`` where it has one), with ``noise`` (2 standard errors of
     that difference) and ``beyond_noise``; the fit of a distilled or calibrated start
     (``fit_r2`` per layer); the bench numbers
-    (:data:`BENCH_FIELDS`) and their ratios vs the original (:data:`RATIOS`).
+    (:data:`BENCH_FIELDS`) and their ratios vs the original (:data:`RATIOS`): vs the original
+    benched in the same call where the bench record has one (``paired_original``), else vs the
+    original variant's row.
     ``originals`` names the variants that are the unmodified model.
     """
     bench_by_key = {(b["model"], b["task"], b["variant"]): b for b in benches}
@@ -112,13 +120,21 @@ def summarize(runs: list[dict[str, Any]], benches: list[dict[str, Any]], origina
         key: _baseline([r for r in rows if (r["model"], r["task"]) == key])
         for key in {(r["model"], r["task"]) for r in rows}
     }
+    by_variant = {(r["model"], r["task"], r["variant"]): r for r in rows}
     for row in rows:
         base = bases[(row["model"], row["task"])]
+        if (baselines or {}).get(row["variant"]):
+            base = by_variant.get((row["model"], row["task"], baselines[row["variant"]]))
+        row["baseline"] = base["variant"] if base else None
         row["delta"] = (
             row["mean"] - base["mean"] if base and row["mean"] is not None and base["mean"] is not None else None
         )
+        # A bench that measured the original beside the variant (compare's paired bench) is the
+        # reference for every bench ratio: the original's own row was benched minutes earlier.
+        paired = (bench_by_key.get((row["model"], row["task"], row["variant"])) or {}).get("paired_original")
         for key, field in RATIOS.items():
-            row[key] = _ratio(row[field], base[field]) if base else None
+            reference = _get(paired, BENCH_FIELDS[field]) if paired else (base[field] if base else None)
+            row[key] = _ratio(row[field], reference)
         row["noise"] = noise(row, base) if base is not None and row is not base else None
         row["beyond_noise"] = (
             abs(row["delta"]) > row["noise"] if row["noise"] is not None and row["delta"] is not None else None
@@ -162,7 +178,7 @@ def build_results(
         "environment": environment,
         "runs": runs,
         "bench": benches,
-        "summary": summarize(runs, benches, originals),
+        "summary": summarize(runs, benches, originals, config.baselines),
     }
 
 

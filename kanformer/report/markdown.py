@@ -18,7 +18,14 @@ def delta_cell(row: dict[str, Any]) -> str:
         return "-"
     if row.get("noise") is None:
         return f"{row['delta']:+.4f} (1 seed)"
-    return f"{row['delta']:+.4f} ({'beyond' if row['beyond_noise'] else 'within'} 2 SE {row['noise']:.4f})"
+    cell = f"{row['delta']:+.4f} ({'beyond' if row['beyond_noise'] else 'within'} 2 SE {row['noise']:.4f})"
+    return cell + _versus(row)
+
+
+def _versus(row: dict[str, Any]) -> str:
+    """' vs `x`' where a row is compared with an original other than the variant named ``original``."""
+    base = row.get("baseline")
+    return f" vs `{base}`" if base and base != "original" and not row["is_original"] else ""
 
 
 def fit_cell(row: dict[str, Any]) -> str:
@@ -80,7 +87,7 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
                 else ("beyond" if lead > noise else "within") + f" seed noise (2 SE = {noise:.4f})"
             )
             estimated += noise is not None
-            wins += noise is not None and lead > noise
+            wins += noise is not None and lead > noise and not best["is_original"]  # an original trained longer
             text += f", {lead:+.4f} over `{base['variant']}` ({base['mean']:.4f}); {verdict}"
         elif base is not None:
             total += 1
@@ -91,7 +98,7 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
                     f" (the original); the next best, `{runner['variant']}`, is {runner['mean'] - best['mean']:+.4f}"
                 )
         if base is not None:
-            verdicts = [_verdict(r, base) for r in scored if r is not base and not r["is_original"]]
+            verdicts = [_verdict(r) for r in scored if r is not base and not r["is_original"]]
             if verdicts:
                 text += ". Each variant vs the original: " + "; ".join(verdicts)
         costs = [
@@ -111,14 +118,16 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _verdict(row: dict[str, Any], base: dict[str, Any]) -> str:
-    """'`kan` -0.0120, within seed noise (2 SE = 0.0300)' for one variant against the baseline."""
-    delta = row["mean"] - base["mean"]
-    noise = two_se(row, base)
+def _verdict(row: dict[str, Any]) -> str:
+    """'`kan` -0.0120, within seed noise (2 SE = 0.0300)' for one variant against its baseline
+    (summarize's ``delta`` and ``noise``)."""
+    delta, noise = row["delta"], row["noise"]
+    if delta is None:
+        return f"`{row['variant']}` (no baseline score)"
     if noise is None:
-        return f"`{row['variant']}` {delta:+.4f} (single seed)"
+        return f"`{row['variant']}` {delta:+.4f}{_versus(row)} (single seed)"
     side = "beyond" if abs(delta) > noise else "within"
-    return f"`{row['variant']}` {delta:+.4f}, {side} seed noise (2 SE = {noise:.4f})"
+    return f"`{row['variant']}` {delta:+.4f}{_versus(row)}, {side} seed noise (2 SE = {noise:.4f})"
 
 
 def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None) -> str:
@@ -222,6 +231,12 @@ def _setup(results: dict[str, Any]) -> list[str]:
             f"- bench: batch {b.get('batch_size')} (input {shape}), {b.get('device')}, {b.get('dtype')}, "
             f"median of {b.get('repeats')} timed repeats after {b.get('warmup')} warm-up; a training step is "
             "forward + backward + AdamW step"
+        )
+    if any(b.get("paired_original") for b in results.get("bench", [])):
+        out.append(
+            "- speed and memory ratios (×) are against the original model benched in the same call, just before "
+            "each variant (paired), not against the original's row: benches taken minutes apart carry the "
+            "machine's drift"
         )
     out.append("")
     return out

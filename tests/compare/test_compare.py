@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,28 @@ def test_report_files_and_rows(done: dict) -> None:
     assert "| tiny-bert | kan |" in text and "(n=2)" in text
     assert "![metric vs parameters](accuracy_vs_params.png)" in text
     assert "CPU" in text and "torch" in text and "kanformer compare" in text
+
+
+@pytest.mark.e2e
+def test_speed_ratios_are_read_against_the_paired_original(done: dict) -> None:
+    """A kanified variant's bench also measures the original right before it; its ratios use that pair."""
+    results = json.loads((done["report"] / "results.json").read_text())
+    bench = {(b["model"], b["variant"]): b for b in results["bench"]}
+    assert bench[("tiny-bert", "original")]["paired_original"] is None
+    kan = bench[("tiny-bert", "kan")]
+    paired = kan["paired_original"]
+    assert paired["params"] == bench[("tiny-bert", "original")]["params"]  # the original's structure
+    row = next(s for s in results["summary"] if (s["model"], s["variant"]) == ("tiny-bert", "kan"))
+    assert row["train_speed_ratio"] == pytest.approx(kan["train"]["samples_per_s"] / paired["train"]["samples_per_s"])
+    assert row["infer_speed_ratio"] == pytest.approx(
+        kan["inference"]["samples_per_s"] / paired["inference"]["samples_per_s"]
+    )
+    # Two benches of one structure never time identically: the pair, not the original's row, was used.
+    original_row = next(s for s in results["summary"] if (s["model"], s["variant"]) == ("tiny-bert", "original"))
+    assert row["train_speed_ratio"] != pytest.approx(
+        kan["train"]["samples_per_s"] / original_row["train_samples_per_s"], rel=1e-9
+    )
+    assert "benched in the same call" in (done["report"] / "report.md").read_text()
 
 
 @pytest.mark.e2e
@@ -340,6 +363,71 @@ def test_baseline_is_the_variant_named_original() -> None:
     assert by["original"]["delta"] == 0 and by["kan"]["delta"] == pytest.approx(-0.1)
     text = "\n".join(summary_lines(rows))
     assert "best is `original` at 0.7000 (the original)" in text and "`kan`, is -0.1000" in text
+
+
+def test_a_variant_is_compared_with_its_declared_baseline() -> None:
+    """A KAN variant trained longer is compared with the original trained as long, not with ``original``."""
+    from kanformer.report import build_results
+    from kanformer.report.markdown import render_markdown
+
+    data = {
+        "train": {"max_steps": 5},
+        "variants": {
+            "original-long": {"ffn": "none", "train": {"max_steps": 15}},
+            "kan-long": {"ffn": "kan-warm", "train": {"max_steps": 15}, "baseline": "original-long"},
+        },
+        "experiments": [
+            {"models": ["tiny-bert"], "tasks": ["bbc-news"],
+             "variants": ["original", "kan-warm", "original-long", "kan-long"]},
+        ],
+    }  # fmt: skip
+    config = parse_compare_config(data)
+    assert config.baselines == {"kan-long": "original-long"}
+
+    def run(variant: str, seed: int, value: float) -> dict:
+        return {"id": f"tiny-bert/bbc-news/{variant}/seed{seed}", "model": "tiny-bert", "task": "bbc-news",
+                "variant": variant, "seed": seed, "metric": "validation/accuracy", "value": value,
+                "finetune_seconds": 1.0}  # fmt: skip
+
+    values = {
+        "original": (0.70, 0.72),
+        "kan-warm": (0.60, 0.62),
+        "original-long": (0.90, 0.92),
+        "kan-long": (0.89, 0.91),
+    }
+    runs = [run(v, s, x) for v, pair in values.items() for s, x in enumerate(pair)]
+    results = build_results(config, runs, [], environment={})
+    rows = {r["variant"]: r for r in results["summary"]}
+    assert rows["kan-warm"]["baseline"] == "original" and rows["kan-warm"]["delta"] == pytest.approx(-0.10)
+    assert rows["kan-long"]["baseline"] == "original-long" and rows["kan-long"]["delta"] == pytest.approx(-0.01)
+    assert rows["kan-long"]["beyond_noise"] is False
+    text = render_markdown(results)
+    assert "`kan-long` -0.0100 vs `original-long`, within seed noise" in text
+    assert "-0.0100 (within 2 SE 0.0283) vs `original-long`" in text
+    # original-long leads original beyond noise, but it is no KAN variant
+    assert "A KAN variant beat the original model beyond seed noise in 0 of 1 model/task pairs" in text
+
+
+@pytest.mark.parametrize(
+    ("spec", "experiment_variants", "message"),
+    [
+        ({"ffn": "kan-warm", "baseline": "kan-warm"}, ["original", "kan-warm", "k"],
+         "variant 'k': baseline='kan-warm' must name an original (ffn: none) variant, e.g. ['original']"),
+        ({"ffn": "kan-warm", "baseline": "nope"}, ["original", "k"], "baseline='nope' must name an original"),
+        ({"ffn": "kan-warm", "baseline": "original"}, ["k"],
+         "variant 'k': its baseline 'original' must be listed in experiments[1] as well"),
+    ],
+)  # fmt: skip
+def test_bad_baseline_is_one_clear_problem(spec: dict, experiment_variants: list, message: str) -> None:
+    data = {
+        "variants": {"k": spec},
+        "experiments": [
+            {"models": ["tiny-bert"], "tasks": ["bbc-news"], "variants": ["original"]},
+            {"models": ["tiny-bert"], "tasks": ["bbc-news"], "variants": experiment_variants, "seeds": [1]},
+        ],
+    }
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_compare_config(data)
 
 
 def test_cuda_bench_without_cuda_is_rejected_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
