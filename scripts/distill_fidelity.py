@@ -55,6 +55,7 @@ VARIANTS = {
         "distill_e2e_steps": 200,
     },  # fmt: skip
     "grkan-warm (KAT, calibrated)": {"form": "grkan", "init": "warm", "calibrate": "range", "distill_rows": 4096},
+    "group-rational (KAT's form), distilled": {"form": "grkan", "hidden": "match-params", "init": "distill", **BUDGET},
     # Controls: what width alone buys. A group-rational FFN is an MLP with KAT's learnable activation
     # (one rational unit per group of channels, no per-edge functions); distilled the same way at the
     # per-edge KAN's width and wider, with fewer parameters than the MLP.

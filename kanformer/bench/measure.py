@@ -16,7 +16,7 @@ import ctypes
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -46,30 +46,53 @@ def synchronize(device: torch.device) -> None:
 
 def time_fn(fn: Callable[[], object], device: torch.device, warmup: int = 3, repeats: int = 10) -> Timing:
     """Time ``fn`` (a closure doing the whole measured step); the first call (warm-up or not) is kept apart."""
+    return time_fns([fn], device, warmup, repeats)[0]
+
+
+def time_fns(
+    fns: Sequence[Callable[[], object]], device: torch.device, warmup: int = 3, repeats: int = 10
+) -> list[Timing]:
+    """Time several closures round-robin: every round calls each one once, in order.
+
+    Timed back to back, two models compared on a machine whose speed drifts (a shared VM, a
+    throttling GPU) would each see a different machine; interleaved, a slow spell slows every
+    closure alike and their ratios stay fair. Each closure's first call is kept apart.
+    """
+    firsts = []
+    for fn in fns:
+        synchronize(device)
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        firsts.append((time.perf_counter() - t0) * 1e3)
+    for _ in range(warmup - 1):
+        for fn in fns:
+            fn()
     synchronize(device)
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            samples[i].append(_call_ms(fn, device))
+    return [_timing(s, first) for s, first in zip(samples, firsts, strict=True)]
+
+
+def _call_ms(fn: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
     t0 = time.perf_counter()
     fn()
-    synchronize(device)
-    first_ms = (time.perf_counter() - t0) * 1e3
-    for _ in range(warmup - 1):
-        fn()
-    synchronize(device)
-    samples = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            samples.append(start.elapsed_time(end))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - t0) * 1e3)
-    samples.sort()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def _timing(samples: list[float], first_ms: float) -> Timing:
+    samples = sorted(samples)
     q = statistics.quantiles(samples, n=20, method="inclusive") if len(samples) > 1 else samples * 19
-    return Timing(statistics.median(samples), q[0], q[-1], repeats, first_ms)
+    return Timing(statistics.median(samples), q[0], q[-1], len(samples), first_ms)
 
 
 def saved_bytes(fn: Callable[[], torch.Tensor], exclude: Iterable[torch.Tensor] = ()) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from transformers import PreTrainedModel
 
 from ..reporting.tables import table
 from .inspect import _int, _ratio, _si, _x, model_stats
-from .measure import peak_bytes, time_fn
+from .measure import peak_bytes, time_fns
 from .settings import BenchSettings
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -136,23 +136,76 @@ def bench_model(model: PreTrainedModel, settings: BenchSettings | None = None) -
     Raises:
         ValueError: a CUDA device was asked for and none is visible.
     """
-    from ..models import is_vision, sample_inputs
+    return bench_models([model], settings)[0]
+
+
+def bench_models(models: Sequence[PreTrainedModel], settings: BenchSettings | None = None) -> list[dict[str, Any]]:
+    """:func:`bench_model` of several models at once, their timed calls interleaved round by round
+    (:func:`kanformer.bench.measure.time_fns`): a speed ratio between two of them is not skewed by
+    the machine's drift between two benches. Every model's copy is live at once."""
+    from ..models import sample_inputs
 
     settings = settings or BenchSettings()
     device = resolve_device(settings)
     dtype = DTYPES[settings.dtype]
-    stats = model_stats(model, seq_len=settings.seq_len)
-    vision = is_vision(model)
-    seq_len = None if vision else stats["input_shape"][1]  # after the cap sample_inputs applies
     batch = settings.batch_size
-    tokens = None if vision else batch * seq_len
 
     def autocast() -> contextlib.AbstractContextManager:
         if settings.dtype == "fp32":
             return contextlib.nullcontext()
         return torch.autocast(device_type=device.type, dtype=dtype)
 
-    result: dict[str, Any] = {
+    results = [_counts(model, settings) for model in models]
+    with _forked_rng(device):
+        works = [copy.deepcopy(model).to(device) for model in models]
+        inputs = [sample_inputs(work, batch_size=batch, seq_len=settings.seq_len) for work in works]
+        for result, x in zip(results, inputs, strict=True):
+            result["input_shape"] = list(next(iter(x.values())).shape)
+
+        def speed(ms: float, result: dict[str, Any]) -> dict[str, Any]:
+            tokens = None if result["seq_len"] is None else batch * result["seq_len"]  # None: vision
+            return {"samples_per_s": batch / ms * 1e3, "tokens_per_s": None if tokens is None else tokens / ms * 1e3}
+
+        # Inference first: the training steps below change the copies' weights.
+        if settings.inference:
+            forwards = [_forward(work.eval(), x, autocast) for work, x in zip(works, inputs, strict=True)]
+            timings = time_fns(forwards, device, warmup=settings.warmup, repeats=settings.repeats)
+            for result, t, forward in zip(results, timings, forwards, strict=True):
+                result["inference"] = {
+                    "latency_ms_p50": t.median_ms,
+                    "latency_ms_p95": t.p95_ms,
+                    "compile_s": t.compile_s,
+                    **speed(t.median_ms, result),
+                }
+                result["inference_peak_memory_mib"] = _mib(peak_bytes(forward, device))
+
+        if settings.train:
+            steps = []
+            for result, work, x in zip(results, works, inputs, strict=True):
+                result["objective"], step = _train_step(work.train(), x, settings, device, autocast)
+                steps.append(step)
+            timings = time_fns(steps, device, warmup=settings.warmup, repeats=settings.repeats)
+            for result, t, step in zip(results, timings, steps, strict=True):
+                result["train"] = {
+                    "step_ms": t.median_ms,
+                    "step_ms_p05": t.p05_ms,
+                    "step_ms_p95": t.p95_ms,
+                    "compile_s": t.compile_s,
+                    **speed(t.median_ms, result),
+                }
+                # After the timed steps, so AdamW's state is already live and not counted as step memory.
+                result["peak_memory_mib"] = _mib(peak_bytes(step, device))
+    return results
+
+
+def _counts(model: PreTrainedModel, settings: BenchSettings) -> dict[str, Any]:
+    """The parts of :func:`bench_model`'s result that need no timing; timings start as None."""
+    from ..models import is_vision
+
+    stats = model_stats(model, seq_len=settings.seq_len)
+    vision = is_vision(model)
+    seq_len = None if vision else stats["input_shape"][1]  # after the cap sample_inputs applies
+    return {
         "params": stats["params"],
         "ffn_params": stats["ffn_params"],
         "trainable_params": stats["trainable_params"],
@@ -164,7 +217,7 @@ def bench_model(model: PreTrainedModel, settings: BenchSettings | None = None) -
         "inference": None,
         "peak_memory_mib": None,
         "inference_peak_memory_mib": None,
-        "batch_size": batch,
+        "batch_size": settings.batch_size,
         "seq_len": seq_len,
         "input_shape": None,
         "device": settings.device,
@@ -172,60 +225,43 @@ def bench_model(model: PreTrainedModel, settings: BenchSettings | None = None) -
         "warmup": settings.warmup,
         "repeats": settings.repeats,
     }
-    with _forked_rng(device):
-        work = copy.deepcopy(model).to(device)
-        inputs = sample_inputs(work, batch_size=batch, seq_len=settings.seq_len)
-        result["input_shape"] = list(next(iter(inputs.values())).shape)
 
-        # Inference first: the training steps below change the copy's weights.
-        if settings.inference:
-            work.eval()
 
-            def forward() -> None:
-                with torch.inference_mode(), autocast():
-                    work(**inputs)
+def _forward(
+    work: PreTrainedModel, inputs: dict[str, Tensor], autocast: Callable[[], contextlib.AbstractContextManager]
+) -> Callable[[], None]:
+    def forward() -> None:
+        with torch.inference_mode(), autocast():
+            work(**inputs)
 
-            t = time_fn(forward, device, warmup=settings.warmup, repeats=settings.repeats)
-            result["inference"] = {
-                "latency_ms_p50": t.median_ms,
-                "latency_ms_p95": t.p95_ms,
-                "compile_s": t.compile_s,
-                "samples_per_s": batch / t.median_ms * 1e3,
-                "tokens_per_s": None if tokens is None else tokens / t.median_ms * 1e3,
-            }
-            result["inference_peak_memory_mib"] = _mib(peak_bytes(forward, device))
+    return forward
 
-        if settings.train:
-            work.train()
-            objective = _objective(work)
-            labels = _labels(objective, inputs, work.config.num_labels, batch, device)
-            loss_fn = _loss_fn(work, inputs, labels)
-            params = [p for p in work.parameters() if p.requires_grad]
-            optimizer = torch.optim.AdamW(params, lr=1e-5)
-            # fp16 training needs loss scaling to be a real training step; disabled it is a no-op.
-            scaler = torch.amp.GradScaler(device.type, enabled=settings.dtype == "fp16")
 
-            def step() -> None:
-                with autocast():
-                    loss = loss_fn()
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
+def _train_step(
+    work: PreTrainedModel,
+    inputs: dict[str, Tensor],
+    settings: BenchSettings,
+    device: torch.device,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+) -> tuple[str, Callable[[], None]]:
+    """(objective, one training step: forward + backward + AdamW step) of ``work``."""
+    objective = _objective(work)
+    labels = _labels(objective, inputs, work.config.num_labels, settings.batch_size, device)
+    loss_fn = _loss_fn(work, inputs, labels)
+    params = [p for p in work.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-5)
+    # fp16 training needs loss scaling to be a real training step; disabled it is a no-op.
+    scaler = torch.amp.GradScaler(device.type, enabled=settings.dtype == "fp16")
 
-            t = time_fn(step, device, warmup=settings.warmup, repeats=settings.repeats)
-            result["objective"] = objective
-            result["train"] = {
-                "step_ms": t.median_ms,
-                "step_ms_p05": t.p05_ms,
-                "step_ms_p95": t.p95_ms,
-                "compile_s": t.compile_s,
-                "samples_per_s": batch / t.median_ms * 1e3,
-                "tokens_per_s": None if tokens is None else tokens / t.median_ms * 1e3,
-            }
-            # After the timed steps, so AdamW's state is already live and not counted as step memory.
-            result["peak_memory_mib"] = _mib(peak_bytes(step, device))
-    return result
+    def step() -> None:
+        with autocast():
+            loss = loss_fn()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+
+    return objective, step
 
 
 # ---------------------------------------------------------------- variants of one model
@@ -259,7 +295,8 @@ def bench_variants(
     task: str | None = None,
     pairs: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`bench_model` of ``model_name`` with each FFN variant, in ``variants`` order.
+    """:func:`bench_model` of ``model_name`` with each FFN variant, in ``variants`` order, their timed
+    calls interleaved (:func:`bench_models`).
 
     Args:
         model_name: a MODEL argument of :func:`kanformer.models.load_model`, loaded fresh per variant.
@@ -301,21 +338,23 @@ def bench_variants(
             ffn = from_settings(KANFFNConfig, {**ffn, **pairs}).to_dict()
         resolved[name] = ffn
 
-    results = []
-    for name, ffn in resolved.items():
+    models, notes = [], []
+    for ffn in resolved.values():
         model = load_model(model_name, head=head, num_labels=num_labels)
-        notes = []
+        notes.append([])
         if ffn is not None:
             cfg = KANFFNConfig.from_dict(ffn)
             # No data is used: distillation and calibration only change weight values, not the work per step.
             structural = cfg.without_data()
             if structural != cfg:
-                notes.append("init=distill and calibrate change weight values, not sizes: built without them")
+                notes[-1].append("init=distill and calibrate change weight values, not sizes: built without them")
             with _forked_rng(torch.device("cpu")):
                 model = kanify(model, structural)
-        result = bench_model(model, settings)
-        results.append({"variant": name, "model": model_name, "task": task, "ffn": ffn, "notes": notes, **result})
-        del model
+        models.append(model)
+    results = [
+        {"variant": name, "model": model_name, "task": task, "ffn": ffn, "notes": note, **result}
+        for (name, ffn), note, result in zip(resolved.items(), notes, bench_models(models, settings), strict=True)
+    ]
     base = next((r for r in results if r["ffn"] is None), None)
     for r in results:
         r["ratios"] = _ratios(r, base) if base is not None else None
@@ -406,4 +445,12 @@ def render_bench(results: list[dict[str, Any]], markdown: bool = False) -> str:
     return "\n".join(out)
 
 
-__all__ = ["BenchSettings", "bench_model", "bench_variants", "render_bench", "resolve_device", "variant_name"]
+__all__ = [
+    "BenchSettings",
+    "bench_model",
+    "bench_models",
+    "bench_variants",
+    "render_bench",
+    "resolve_device",
+    "variant_name",
+]

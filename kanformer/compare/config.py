@@ -277,7 +277,7 @@ def _check_baseline(
     vname: str, base: Any, variants: dict[str, dict[str, Any] | None], experiments: list[Experiment]
 ) -> list[str]:
     """A declared baseline must be an original (ffn: none) variant run wherever ``vname`` runs."""
-    originals = sorted(k for k, v in variants.items() if v is None and k in variants)
+    originals = sorted(k for k, v in variants.items() if v is None)
     if not isinstance(base, str) or base not in variants or variants[base] is not None:
         return [f"variant {vname!r}: baseline={base!r} must name an original (ffn: none) variant, e.g. {originals}"]
     missing = [i for i, e in enumerate(experiments) if vname in e.variants and base not in e.variants]

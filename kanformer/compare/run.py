@@ -132,22 +132,23 @@ def _run_record(
 
 
 def _bench(spec: RunSpec, model: Any, path: Path) -> dict[str, Any]:
-    """Bench the run's model; a kanified one together with the original model, measured just before it
-    in the same call ("paired_original"): the report reads speed ratios against that pair, because two
+    """Bench the run's model; a kanified one together with the original model, their timed calls
+    interleaved (``paired_original``): the report reads speed ratios against that pair, because two
     benches taken minutes apart carry the machine's drift (on a shared 2-core VM two variants of one
     structure, benched after their fine-tunes, came out x0.78 and x0.99 of the same original)."""
-    from ..bench.model import BenchSettings, bench_model
+    from ..bench.model import BenchSettings, bench_models
 
     settings = from_settings(BenchSettings, spec.bench, what="bench")
-    paired = bench_model(_fresh_model(spec, None), settings) if spec.ffn is not None else None
+    models = [model] if spec.ffn is None else [model, _fresh_model(spec, None)]
+    result, *paired = bench_models(models, settings)
     record = {
         "model": spec.model,
         "task": spec.task,
         "variant": spec.variant,
         "settings": dict(spec.bench),
         "ffn": spec.ffn,
-        **bench_model(model, settings),
-        "paired_original": paired,
+        **result,
+        "paired_original": paired[0] if paired else None,
     }
     atomic_write_json(path, record)
     return record

@@ -89,7 +89,7 @@ def summarize(
     that difference) and ``beyond_noise``; the fit of a distilled or calibrated start
     (``fit_r2`` per layer); the bench numbers
     (:data:`BENCH_FIELDS`) and their ratios vs the original (:data:`RATIOS`): vs the original
-    benched in the same call where the bench record has one (``paired_original``), else vs the
+    benched beside it where the bench record has one (``paired_original``), else vs the
     original variant's row.
     ``originals`` names the variants that are the unmodified model.
     """

@@ -86,8 +86,6 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
                 if noise is None
                 else ("beyond" if lead > noise else "within") + f" seed noise (2 SE = {noise:.4f})"
             )
-            estimated += noise is not None
-            wins += noise is not None and lead > noise and not best["is_original"]  # an original trained longer
             text += f", {lead:+.4f} over `{base['variant']}` ({base['mean']:.4f}); {verdict}"
         elif base is not None:
             total += 1
@@ -98,6 +96,9 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
                     f" (the original); the next best, `{runner['variant']}`, is {runner['mean'] - best['mean']:+.4f}"
                 )
         if base is not None:
+            # A win is a KAN variant ahead of its own baseline beyond noise (not an original trained longer).
+            wins += any(r["beyond_noise"] and r["delta"] > 0 for r in scored if not r["is_original"])
+            estimated += any(r["noise"] is not None for r in scored if r is not base)
             verdicts = [_verdict(r) for r in scored if r is not base and not r["is_original"]]
             if verdicts:
                 text += ". Each variant vs the original: " + "; ".join(verdicts)
@@ -234,9 +235,9 @@ def _setup(results: dict[str, Any]) -> list[str]:
         )
     if any(b.get("paired_original") for b in results.get("bench", [])):
         out.append(
-            "- speed and memory ratios (×) are against the original model benched in the same call, just before "
-            "each variant (paired), not against the original's row: benches taken minutes apart carry the "
-            "machine's drift"
+            "- speed and memory ratios (×) of a KAN variant are against the original model benched beside it, "
+            "their timed calls interleaved (paired), not against the original's row: benches taken minutes apart "
+            "carry the machine's drift"
         )
     out.append("")
     return out

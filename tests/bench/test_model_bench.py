@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ import torch
 
 from kanformer import KANFFNConfig, kanify
 from kanformer.bench.inspect import inspect_model
-from kanformer.bench.model import BenchSettings, bench_model, bench_variants, render_bench
+from kanformer.bench.measure import time_fn, time_fns
+from kanformer.bench.model import BenchSettings, bench_model, bench_models, bench_variants, render_bench
 from kanformer.cli import main
 from kanformer.models import load_model
 
@@ -110,6 +112,52 @@ def test_training_is_a_full_adamw_step_on_a_copy(monkeypatch: pytest.MonkeyPatch
     assert not model.training  # load_model returns eval mode; bench must not flip it
     assert torch.equal(torch.get_rng_state(), rng)
     for k, v in model.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+
+
+def test_time_fns_calls_round_by_round() -> None:
+    calls: list[str] = []
+    timings = time_fns([lambda: calls.append("a"), lambda: calls.append("b")], torch.device("cpu"), warmup=2, repeats=3)
+    # first calls, one more warm-up round, then the three timed rounds
+    assert calls == ["a", "b"] * (1 + 1 + 3) and [t.repeats for t in timings] == [3, 3]
+
+
+class _DriftingMachine:
+    """Two identical 1 ms jobs on a machine that becomes 4x slower halfway through the measurements."""
+
+    def __init__(self, slow_after: int) -> None:
+        self.calls, self.slow_after = 0, slow_after
+
+    def job(self) -> None:
+        self.calls += 1
+        time.sleep(0.004 if self.calls > self.slow_after else 0.001)
+
+
+def test_interleaved_timing_keeps_ratios_under_drift() -> None:
+    """What interleaving buys: back to back, the second job meets the slow spell alone and looks 4x slower."""
+    cpu = torch.device("cpu")
+    machine = _DriftingMachine(slow_after=8)
+    a, b = time_fn(machine.job, cpu, warmup=1, repeats=7), time_fn(machine.job, cpu, warmup=1, repeats=7)
+    assert b.median_ms / a.median_ms > 2.5
+    machine = _DriftingMachine(slow_after=8)
+    a, b = time_fns([machine.job, machine.job], cpu, warmup=1, repeats=7)
+    assert b.median_ms / a.median_ms == pytest.approx(1.0, rel=0.35)
+
+
+def test_bench_models_is_bench_model_of_each() -> None:
+    """Benched together, each model gets its own counts, inputs and objective; none is modified."""
+    gpt2, vit = load_model("tiny-gpt2"), load_model("tiny-vit")
+    kan = kanify(copy.deepcopy(gpt2), KANFFNConfig(grid_size=3))
+    weights = {k: v.clone() for k, v in gpt2.state_dict().items()}
+    together = bench_models([gpt2, kan, vit], FAST)
+    for model, result in zip([gpt2, kan, vit], together, strict=True):
+        alone = bench_model(model, FAST)
+        for key in ("params", "ffn_params", "flops_per_sample", "objective", "input_shape", "seq_len", "unit"):
+            assert result[key] == alone[key], key
+        assert _positive(result["train"]["samples_per_s"]) and _positive(result["inference"]["samples_per_s"])
+    assert together[0]["params"] < together[1]["params"] and together[2]["seq_len"] is None
+    assert together[2]["train"]["tokens_per_s"] is None and _positive(together[0]["train"]["tokens_per_s"])
+    for k, v in gpt2.state_dict().items():
         assert torch.equal(v, weights[k]), k
 
 

@@ -102,7 +102,7 @@ def test_report_files_and_rows(done: dict) -> None:
 
 @pytest.mark.e2e
 def test_speed_ratios_are_read_against_the_paired_original(done: dict) -> None:
-    """A kanified variant's bench also measures the original right before it; its ratios use that pair."""
+    """A kanified variant is benched together with the original (interleaved); its ratios use that pair."""
     results = json.loads((done["report"] / "results.json").read_text())
     bench = {(b["model"], b["variant"]): b for b in results["bench"]}
     assert bench[("tiny-bert", "original")]["paired_original"] is None
@@ -119,7 +119,7 @@ def test_speed_ratios_are_read_against_the_paired_original(done: dict) -> None:
     assert row["train_speed_ratio"] != pytest.approx(
         kan["train"]["samples_per_s"] / original_row["train_samples_per_s"], rel=1e-9
     )
-    assert "benched in the same call" in (done["report"] / "report.md").read_text()
+    assert "their timed calls interleaved (paired)" in (done["report"] / "report.md").read_text()
 
 
 @pytest.mark.e2e
