@@ -56,7 +56,8 @@ def time_fns(
 
     Timed back to back, two models compared on a machine whose speed drifts (a shared VM, a
     throttling GPU) would each see a different machine; interleaved, a slow spell slows every
-    closure alike and their ratios stay fair. Each closure's first call is kept apart.
+    closure alike and their ratios stay fair. Returns one :class:`Timing` per closure, in order;
+    each closure's first call is kept apart (``first_ms``) and counts as one of the ``warmup`` calls.
     """
     firsts = []
     for fn in fns:

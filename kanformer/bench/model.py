@@ -142,7 +142,15 @@ def bench_model(model: PreTrainedModel, settings: BenchSettings | None = None) -
 def bench_models(models: Sequence[PreTrainedModel], settings: BenchSettings | None = None) -> list[dict[str, Any]]:
     """:func:`bench_model` of several models at once, their timed calls interleaved round by round
     (:func:`kanformer.bench.measure.time_fns`): a speed ratio between two of them is not skewed by
-    the machine's drift between two benches. Every model's copy is live at once."""
+    the machine's drift between two benches.
+
+    Returns one dict per model, in order, with exactly :func:`bench_model`'s keys. Every model's
+    device copy (and, for training, its AdamW state) is live at once: memory grows with the number
+    of models, while each peak is still that of one step above what was live before it.
+
+    Raises:
+        ValueError: a CUDA device was asked for and none is visible.
+    """
     from ..models import sample_inputs
 
     settings = settings or BenchSettings()

@@ -173,7 +173,7 @@ def collect(config: CompareConfig, runs_dir: Path) -> tuple[list[dict], list[dic
         else:
             missing.append(spec.id)
         path = runs_dir / "bench" / f"{spec.bench_key}.json"
-        if spec.bench_key not in benches and _bench_done(path, spec):
+        if spec.bench_key not in benches and _bench_done(path, spec, require_paired=False):
             benches[spec.bench_key] = json.loads(path.read_text())
     return records, list(benches.values()), missing
 

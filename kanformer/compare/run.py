@@ -154,14 +154,17 @@ def _bench(spec: RunSpec, model: Any, path: Path) -> dict[str, Any]:
     return record
 
 
-def _bench_done(path: Path, spec: RunSpec) -> bool:
+def _bench_done(path: Path, spec: RunSpec, require_paired: bool = True) -> bool:
+    """Whether ``path`` holds this spec's bench; ``require_paired``: a KAN variant's record must also
+    hold its interleaved original (records from before the pairing are benched again, but a report
+    may still read them: its ratios then fall back on the original's row)."""
     if not path.is_file():
         return False
     try:
         record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    paired = spec.ffn is None or record.get("paired_original") is not None  # older records: bench again
+    paired = not require_paired or spec.ffn is None or record.get("paired_original") is not None
     return paired and record.get("settings") == dict(spec.bench) and record.get("ffn") == spec.ffn
 
 

@@ -17,7 +17,7 @@ def delta_cell(row: dict[str, Any]) -> str:
     if row["delta"] is None:
         return "-"
     if row.get("noise") is None:
-        return f"{row['delta']:+.4f} (1 seed)"
+        return f"{row['delta']:+.4f} (1 seed)" + _versus(row)
     cell = f"{row['delta']:+.4f} ({'beyond' if row['beyond_noise'] else 'within'} 2 SE {row['noise']:.4f})"
     return cell + _versus(row)
 
@@ -74,7 +74,7 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
         if not scored:
             continue
         name = metric_name(scored[0]["metric"])
-        base = next((r for r in scored if r["is_original"] and r["delta"] == 0), None)  # summarize's baseline
+        base = next((r for r in scored if _is_default_baseline(r)), None)
         best = max(scored, key=lambda r: r["mean"])
         text = f"**{model} on {task}** ({name}): best is `{best['variant']}` at {best['mean']:.4f}"
         if base is not None and best is not base:
@@ -119,6 +119,14 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _is_default_baseline(row: dict[str, Any]) -> bool:
+    """Whether ``row`` is summarize's baseline of its model and task: the original compared with itself
+    (a results.json from before ``baseline`` existed: the original row at delta 0)."""
+    if not row["is_original"]:
+        return False
+    return row["baseline"] == row["variant"] if "baseline" in row else row["delta"] == 0
+
+
 def _verdict(row: dict[str, Any]) -> str:
     """'`kan` -0.0120, within seed noise (2 SE = 0.0300)' for one variant against its baseline
     (summarize's ``delta`` and ``noise``)."""
@@ -155,8 +163,9 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str] | None = None
         "## Results",
         "",
         "Metric: the final evaluation of each fine-tune, mean ± sample std over seeds; Δ is the difference to "
-        "the original model's mean on the same task. Parameters, FLOPs, throughput, latency and peak memory come "
-        "from `kanformer bench` on the trained model (fixed batch shape, below); × is the ratio to the original.",
+        "the original model's mean on the same task (or to the original variant named after 'vs'). Parameters, "
+        "FLOPs, throughput, latency and peak memory come from `kanformer bench` on the trained model (fixed "
+        "batch shape, below); × is the ratio to the original.",
         "",
     ]
     tasks: dict[str, list[dict[str, Any]]] = {}

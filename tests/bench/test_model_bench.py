@@ -123,14 +123,14 @@ def test_time_fns_calls_round_by_round() -> None:
 
 
 class _DriftingMachine:
-    """Two identical 1 ms jobs on a machine that becomes 4x slower halfway through the measurements."""
+    """Two identical 2 ms jobs on a machine that becomes 4x slower halfway through the measurements."""
 
     def __init__(self, slow_after: int) -> None:
         self.calls, self.slow_after = 0, slow_after
 
     def job(self) -> None:
         self.calls += 1
-        time.sleep(0.004 if self.calls > self.slow_after else 0.001)
+        time.sleep(0.008 if self.calls > self.slow_after else 0.002)
 
 
 def test_interleaved_timing_keeps_ratios_under_drift() -> None:

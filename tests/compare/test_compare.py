@@ -408,6 +408,52 @@ def test_a_variant_is_compared_with_its_declared_baseline() -> None:
     assert "A KAN variant beat the original model beyond seed noise in 0 of 1 model/task pairs" in text
 
 
+def test_a_kan_ahead_of_its_own_baseline_is_a_win_and_pairs_set_the_ratios() -> None:
+    from kanformer.report import summarize
+    from kanformer.report.markdown import summary_lines
+
+    def run(variant: str, seed: int, value: float) -> dict:
+        return {"model": "m", "task": "t", "variant": variant, "seed": seed, "metric": "validation/accuracy",
+                "value": value, "finetune_seconds": 1.0}  # fmt: skip
+
+    def bench(variant: str, train: float, memory: float, paired: dict | None) -> dict:
+        return {"model": "m", "task": "t", "variant": variant, "params": 10, "train": {"samples_per_s": train},
+                "peak_memory_mib": memory, "paired_original": paired}  # fmt: skip
+
+    values = {"original": (0.80, 0.81), "original-long": (0.90, 0.91), "kan-long": (0.95, 0.96)}
+    runs = [run(v, s, x) for v, pair in values.items() for s, x in enumerate(pair)]
+    paired = {"params": 8, "train": {"samples_per_s": 20.0}, "peak_memory_mib": 50.0}
+    benches = [bench("original", 40.0, 100.0, None), bench("kan-long", 10.0, 100.0, paired)]
+    rows = {
+        r["variant"]: r for r in summarize(runs, benches, {"original", "original-long"}, {"kan-long": "original-long"})
+    }
+    kan = rows["kan-long"]
+    assert kan["delta"] == pytest.approx(0.05) and kan["beyond_noise"] and kan["baseline"] == "original-long"
+    # every bench ratio against the pair, not the original's row (40 samples/s, 100 MiB, 10 params)
+    assert (kan["train_speed_ratio"], kan["memory_ratio"], kan["params_ratio"]) == (0.5, 2.0, 1.25)
+    text = "\n".join(summary_lines(list(rows.values())))
+    assert "beyond seed noise in 1 of 1 model/task pairs." in text and "one seed" not in text
+    # original best: still seeds enough to estimate the noise
+    runs = [
+        run(v, s, x) for v, pair in {"original": (0.9, 0.91), "kan": (0.5, 0.52)}.items() for s, x in enumerate(pair)
+    ]
+    text = "\n".join(summary_lines(summarize(runs, [], {"original"})))
+    assert "in 0 of 1 model/task pairs." in text and "one seed" not in text
+
+
+def test_a_report_reads_bench_records_from_before_the_pairing(tmp_path: Path) -> None:
+    """Such records are benched again by compare, but a report collected from the runs still shows them."""
+    from kanformer.compare.run import _bench_done
+
+    (tmp_path / "data").mkdir()
+    spec = next(s for s in expand(parse_compare_config(_config(tmp_path / "data"))) if s.variant == "kan")
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"settings": dict(spec.bench), "ffn": spec.ffn, "params": 1}))
+    assert not _bench_done(path, spec) and _bench_done(path, spec, require_paired=False)
+    path.write_text(json.dumps({"settings": dict(spec.bench), "ffn": spec.ffn, "paired_original": {"params": 1}}))
+    assert _bench_done(path, spec)
+
+
 @pytest.mark.parametrize(
     ("spec", "experiment_variants", "message"),
     [
